@@ -1,0 +1,72 @@
+//! `permit check`: validate the model (all problems in one run).
+
+use super::Context;
+use crate::cli::Format;
+use crate::diagnostics::Diagnostics;
+use crate::error::Error;
+use crate::project::Project;
+use crate::source::SourceMap;
+
+/// Validate the model: every problem, with file, line and a fix.
+///
+/// Exit 0 when valid (warnings allowed), 1 when the model has errors.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+pub fn run(ctx: &Context, args: CheckArgs) -> Result<u8, Error> {
+    let format = ctx.format(&[Format::Json, Format::Github])?;
+    let mut project = Project::discover(&ctx.dir)?;
+    let checked = project.load_model()?;
+    let failed = checked.diags.has_errors() || (args.strict && !checked.diags.items.is_empty());
+    match format {
+        Format::Json => print_json(&checked.diags, &project.sources, failed),
+        Format::Github => {
+            for d in &checked.diags.items {
+                println!("{}", crate::diagnostics::github_annotation(d, &project.sources));
+            }
+        }
+        _ => {
+            super::print_diagnostics(ctx, &checked.diags, &project.sources);
+            let (e, w) = (checked.diags.error_count(), checked.diags.warning_count());
+            if failed {
+                eprintln!("error: the model has {e} error{} and {w} warning{}", plural(e), plural(w));
+            } else if !ctx.quiet {
+                let m = &checked.model;
+                println!(
+                    "ok: {} file{}, {} resources, {} roles, {} users, {} instances ({w} warning{})",
+                    checked.files,
+                    plural(checked.files),
+                    m.resources.len(),
+                    m.roles.len() + m.resources.values().map(|r| r.roles.len()).sum::<usize>(),
+                    m.users.len(),
+                    m.resource_instances.len(),
+                    plural(w)
+                );
+            }
+        }
+    }
+    Ok(u8::from(failed))
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn print_json(diags: &Diagnostics, sources: &SourceMap, failed: bool) {
+    let items: Vec<_> = diags.items.iter().map(|d| d.to_json(sources)).collect();
+    let out = serde_json::json!({
+        "ok": !failed,
+        "errors": diags.error_count(),
+        "warnings": diags.warning_count(),
+        "diagnostics": items,
+    });
+    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+}

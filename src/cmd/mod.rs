@@ -1,0 +1,84 @@
+//! One module per subcommand, plus what they share: output settings and error rendering.
+
+pub mod check;
+pub mod init;
+pub mod schema;
+
+use crate::cli::{ColorChoice, Command, Format};
+use crate::diagnostics::{Diagnostics, Renderer};
+use crate::error::Error;
+use crate::source::SourceMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Settings every command shares, from the global flags.
+pub struct Context {
+    pub dir: PathBuf,
+    pub format: Option<Format>,
+    pub quiet: bool,
+    /// Colours on stderr.
+    pub color: bool,
+}
+
+impl Context {
+    pub fn new(cli: &crate::cli::Cli) -> Self {
+        let color = match cli.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stderr().is_terminal()
+            }
+        };
+        Context {
+            dir: cli.dir.clone().unwrap_or_else(|| PathBuf::from(".")),
+            format: cli.format,
+            quiet: cli.quiet,
+            color,
+        }
+    }
+
+    /// The requested format if the command supports it, else a usage error.
+    pub fn format(&self, supported: &[Format]) -> Result<Format, Error> {
+        match self.format {
+            None => Ok(Format::Text),
+            Some(f) if supported.contains(&f) || f == Format::Text => Ok(f),
+            Some(f) => Err(Error::Usage(format!(
+                "this command does not support `--format {}`",
+                format!("{f:?}").to_lowercase()
+            ))),
+        }
+    }
+}
+
+pub fn run(ctx: &Context, command: Command) -> Result<u8, Error> {
+    match command {
+        Command::Init(args) => init::run(ctx, args),
+        Command::Check(args) => check::run(ctx, args),
+        Command::Schema(args) => schema::run(ctx, args),
+    }
+}
+
+/// Prints diagnostics to stderr for people (errors always, warnings unless `--quiet`).
+pub fn print_diagnostics(ctx: &Context, diags: &Diagnostics, sources: &SourceMap) {
+    let renderer = Renderer::new(ctx.color);
+    for d in &diags.items {
+        if ctx.quiet && !d.is_error() {
+            continue;
+        }
+        eprint!("{}", renderer.render(d, sources));
+    }
+}
+
+/// Prints an error that ended the command.
+pub fn report_error(ctx: &Context, e: &Error) {
+    if let Error::Config { diags, sources } = e {
+        print_diagnostics(ctx, diags, sources);
+        eprintln!("error: permit.yaml is invalid ({} problems)", diags.error_count());
+        return;
+    }
+    eprintln!("error: {e}");
+    if let Some(help) = e.help() {
+        eprintln!("  help: {help}");
+    }
+}

@@ -1,0 +1,17 @@
+//! permit: a GitOps toolchain for authorization policy.
+//!
+//! The library holds everything; `main.rs` only parses arguments and maps outcomes to exit
+//! codes. Domain modules (`model`, `config`) never print; `cmd` is the only layer that does.
+
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod diagnostics;
+pub mod error;
+pub mod model;
+pub mod project;
+pub mod schema;
+pub mod source;
+pub mod yaml;
+
+pub use error::Error;

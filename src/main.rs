@@ -1,0 +1,17 @@
+//! The `permit` binary: parse arguments, run the command, turn the outcome into an exit code.
+
+use clap::Parser;
+use permit::cli::Cli;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = permit::cmd::Context::new(&cli);
+    match permit::cmd::run(&ctx, cli.command) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            permit::cmd::report_error(&ctx, &e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

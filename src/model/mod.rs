@@ -1,0 +1,253 @@
+//! The authorization model: YAML types with spans, loading, validation.
+//!
+//! [`load`] reads every `*.yaml` under the policy folder into one [`Model`]; [`validate`] checks
+//! references, cycles and types. Neither prints: both return diagnostics.
+
+pub mod condition;
+pub mod load;
+pub mod read;
+pub mod validate;
+
+pub use condition::{Condition, Leaf, Operand, Operator, Subject};
+
+use crate::source::Span;
+use std::collections::BTreeMap;
+
+/// A string from the user's files and where it was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Name {
+    pub text: String,
+    pub span: Span,
+}
+
+impl Name {
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// The declared type of an attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttrType {
+    String,
+    Number,
+    Bool,
+    Array,
+    Object,
+}
+
+impl AttrType {
+    pub const NAMES: [&'static str; 6] = ["string", "number", "bool", "boolean", "array", "object"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "string" => AttrType::String,
+            "number" => AttrType::Number,
+            "bool" | "boolean" => AttrType::Bool,
+            "array" => AttrType::Array,
+            "object" | "json" => AttrType::Object,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttrType::String => "string",
+            AttrType::Number => "number",
+            AttrType::Bool => "bool",
+            AttrType::Array => "array",
+            AttrType::Object => "object",
+        }
+    }
+
+    /// Whether a JSON value has this type.
+    pub fn admits(self, v: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        matches!(
+            (self, v),
+            (AttrType::String, Value::String(_))
+                | (AttrType::Number, Value::Number(_))
+                | (AttrType::Bool, Value::Bool(_))
+                | (AttrType::Array, Value::Array(_))
+                | (AttrType::Object, Value::Object(_))
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttrDecl {
+    pub key: Name,
+    pub ty: AttrType,
+}
+
+/// A stored attribute value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttrValue {
+    pub key: Name,
+    pub value: serde_json::Value,
+    pub span: Span,
+}
+
+pub type Attributes = BTreeMap<String, AttrValue>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Action {
+    pub key: Name,
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Relation {
+    pub key: Name,
+    /// The resource type at the other end.
+    pub target: Name,
+}
+
+/// "Holders of `role` on the `on_resource` that is this resource's `linked_by_relation` get this role."
+#[derive(Clone, Debug, PartialEq)]
+pub struct Derivation {
+    pub span: Span,
+    pub role: Name,
+    pub on_resource: Name,
+    pub linked_by_relation: Name,
+}
+
+/// A role: a tenant role (permissions `type:action`) or a resource role (permissions `action`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Role {
+    pub key: Name,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub permissions: Vec<Name>,
+    pub extends: Vec<Name>,
+    pub granted_to: Vec<Derivation>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resource {
+    pub key: Name,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub actions: BTreeMap<String, Action>,
+    /// False when `actions` could not be read: references to its actions are not reported then.
+    pub actions_known: bool,
+    pub attributes: BTreeMap<String, AttrDecl>,
+    pub roles: BTreeMap<String, Role>,
+    pub relations: BTreeMap<String, Relation>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserSet {
+    pub key: Name,
+    pub name: Option<String>,
+    pub conditions: Condition,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceSet {
+    pub key: Name,
+    pub name: Option<String>,
+    pub resource: Option<Name>,
+    pub conditions: Condition,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConditionSetRule {
+    pub span: Span,
+    pub user_set: Name,
+    pub permission: Name,
+    pub resource_set: Name,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tenant {
+    pub key: Name,
+    pub name: Option<String>,
+    pub attributes: Attributes,
+}
+
+/// Where an assignment holds: in a tenant, or on one resource instance.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scope {
+    Tenant(Name),
+    Resource(Name),
+}
+
+/// The instant an assignment stops granting, as nanoseconds since the Unix epoch (exclusive).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expiry {
+    pub until_ns: i64,
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assignment {
+    pub span: Span,
+    pub role: Name,
+    pub scope: Scope,
+    pub expires: Option<Expiry>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct User {
+    pub key: Name,
+    pub attributes: Attributes,
+    pub roles: Vec<Assignment>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Instance {
+    /// `type:key` as written.
+    pub key: Name,
+    pub tenant: Option<Name>,
+    pub attributes: Attributes,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Relationship {
+    pub span: Span,
+    pub subject: Name,
+    pub relation: Name,
+    pub object: Name,
+}
+
+/// The whole model, merged from every file under the policy folder.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Model {
+    pub resources: BTreeMap<String, Resource>,
+    pub roles: BTreeMap<String, Role>,
+    pub user_attributes: BTreeMap<String, AttrDecl>,
+    pub user_sets: BTreeMap<String, UserSet>,
+    pub resource_sets: BTreeMap<String, ResourceSet>,
+    pub condition_set_rules: Vec<ConditionSetRule>,
+    pub tenants: BTreeMap<String, Tenant>,
+    pub users: BTreeMap<String, User>,
+    pub resource_instances: BTreeMap<String, Instance>,
+    pub relationships: Vec<Relationship>,
+}
+
+/// The tenant every model has, declared or not.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// Splits an instance reference `type:key` at the first `:`.
+pub fn split_instance(s: &str) -> Option<(&str, &str)> {
+    s.split_once(':').filter(|(t, k)| !t.is_empty() && !k.is_empty())
+}
+
+/// Whether `s` is a valid schema name (resource, action, role, attribute, tenant, set, relation).
+pub fn is_valid_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && b[0].is_ascii_alphanumeric()
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
+/// Whether `s` is a valid user or instance key: non-empty, printable, no control characters.
+pub fn is_valid_key(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 1024 && !s.chars().any(char::is_control)
+}

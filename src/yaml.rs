@@ -1,0 +1,424 @@
+//! YAML 1.2 (core schema) into a tree of nodes that keep their positions.
+//!
+//! We build our own tree from saphyr-parser's events rather than deserializing with serde so that
+//! (a) every key and value keeps its span, (b) duplicate keys are seen, not silently merged, and
+//! (c) scalars follow YAML 1.2's core schema (`yes`/`no`/`on`/`off` stay strings). Nesting depth
+//! and alias expansion are bounded so hostile input cannot exhaust the stack or memory.
+
+use crate::diagnostics::Diagnostic;
+use crate::source::{FileId, Span};
+use saphyr_parser::{Event, Parser, ScalarStyle};
+use std::collections::HashMap;
+
+/// Deepest nesting of sequences and mappings accepted.
+pub const MAX_DEPTH: usize = 128;
+/// Most nodes one file may produce, aliases expanded (guards against "billion laughs").
+pub const MAX_NODES: usize = 20_000_000;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scalar {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+    Scalar(Scalar),
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub kind: Kind,
+    pub span: Span,
+}
+
+impl Node {
+    /// What a user would call this kind of value, for "expected X, found Y" messages.
+    pub fn describe(&self) -> &'static str {
+        match &self.kind {
+            Kind::Scalar(Scalar::Null) => "null",
+            Kind::Scalar(Scalar::Bool(_)) => "a boolean",
+            Kind::Scalar(Scalar::Int(_)) | Kind::Scalar(Scalar::Float(_)) => "a number",
+            Kind::Scalar(Scalar::Str(_)) => "a string",
+            Kind::Seq(_) => "a list",
+            Kind::Map(_) => "a map",
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Scalar(Scalar::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.kind, Kind::Scalar(Scalar::Null))
+    }
+
+    /// The text of a scalar used as a key or name: strings as they are, other scalars as written.
+    pub fn key_text(&self) -> Option<String> {
+        match &self.kind {
+            Kind::Scalar(Scalar::Str(s)) => Some(s.clone()),
+            Kind::Scalar(Scalar::Int(i)) => Some(i.to_string()),
+            Kind::Scalar(Scalar::Float(f)) => Some(f.to_string()),
+            Kind::Scalar(Scalar::Bool(b)) => Some(b.to_string()),
+            Kind::Scalar(Scalar::Null) => None,
+            _ => None,
+        }
+    }
+
+    /// The node as JSON (attribute values and anything else stored verbatim in data).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match &self.kind {
+            Kind::Scalar(Scalar::Null) => Value::Null,
+            Kind::Scalar(Scalar::Bool(b)) => Value::Bool(*b),
+            Kind::Scalar(Scalar::Int(i)) => Value::from(*i),
+            Kind::Scalar(Scalar::Float(f)) => serde_json::Number::from_f64(*f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+            Kind::Scalar(Scalar::Str(s)) => Value::String(s.clone()),
+            Kind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            Kind::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.key_text().unwrap_or_default(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Parses one file. An empty file (or one holding only comments) is `null`.
+/// More than one document in a file is an error: the model has one document per file.
+pub fn parse(text: &str, file: FileId) -> Result<Node, Diagnostic> {
+    let mut builder = Builder {
+        file,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        docs: Vec::new(),
+        nodes: 0,
+    };
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| {
+            let m = e.marker();
+            Diagnostic::error("yaml::syntax", format!("invalid YAML: {}", e.info()))
+                .at(Span::new(file, m.line(), m.col(), 1))
+                .label("here")
+        })?;
+        builder.event(event, span)?;
+    }
+    let mut docs = builder.docs;
+    match docs.len() {
+        0 => Ok(Node {
+            kind: Kind::Scalar(Scalar::Null),
+            span: Span::new(file, 1, 0, 0),
+        }),
+        1 => Ok(docs.remove(0)),
+        _ => Err(Diagnostic::error(
+            "yaml::multiple-documents",
+            "a model file holds one YAML document, this one has several",
+        )
+        .at(docs[1].span)
+        .help("split the documents into separate files")),
+    }
+}
+
+enum Open {
+    Seq(Vec<Node>, Span, usize),
+    /// entries, pending key, start, anchor
+    Map(Vec<(Node, Node)>, Option<Node>, Span, usize),
+}
+
+struct Builder {
+    file: FileId,
+    stack: Vec<Open>,
+    anchors: HashMap<usize, Node>,
+    docs: Vec<Node>,
+    nodes: usize,
+}
+
+impl Builder {
+    fn span(&self, s: saphyr_parser::Span) -> Span {
+        let len = if s.end.line() == s.start.line() {
+            s.end.col().saturating_sub(s.start.col())
+        } else {
+            s.end.index().saturating_sub(s.start.index())
+        };
+        Span::new(self.file, s.start.line(), s.start.col(), len)
+    }
+
+    fn event(&mut self, event: Event<'_>, raw: saphyr_parser::Span) -> Result<(), Diagnostic> {
+        let span = self.span(raw);
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let forced_str = tag
+                    .as_ref()
+                    .map(|t| t.handle == "tag:yaml.org,2002:" && t.suffix == "str")
+                    .unwrap_or(false);
+                let scalar = if style == ScalarStyle::Plain && !forced_str {
+                    resolve_plain(&text)
+                } else {
+                    Scalar::Str(text.into_owned())
+                };
+                // Plain multi-line scalars get the span of their first line only.
+                let mut span = span;
+                if raw.end.line() != raw.start.line() {
+                    span.len = 1;
+                }
+                self.value(
+                    Node {
+                        kind: Kind::Scalar(scalar),
+                        span,
+                    },
+                    anchor,
+                )
+            }
+            Event::SequenceStart(anchor, _) => self.open(Open::Seq(Vec::new(), span, anchor), span),
+            Event::MappingStart(anchor, _) => {
+                self.open(Open::Map(Vec::new(), None, span, anchor), span)
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let node = match self.stack.pop() {
+                    Some(Open::Seq(items, start, anchor)) => (
+                        Node {
+                            kind: Kind::Seq(items),
+                            span: start,
+                        },
+                        anchor,
+                    ),
+                    Some(Open::Map(entries, _, start, anchor)) => (
+                        Node {
+                            kind: Kind::Map(entries),
+                            span: start,
+                        },
+                        anchor,
+                    ),
+                    None => return Ok(()),
+                };
+                self.value(node.0, node.1)
+            }
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some(node) => {
+                    let count = count_nodes(node);
+                    self.nodes = self.nodes.saturating_add(count);
+                    if self.nodes > MAX_NODES {
+                        return Err(Diagnostic::error(
+                            "yaml::too-large",
+                            format!("aliases expand this file past {MAX_NODES} values"),
+                        )
+                        .at(span));
+                    }
+                    let mut copy = node.clone();
+                    copy.span = span;
+                    self.value(copy, 0)
+                }
+                None => Err(Diagnostic::error("yaml::syntax", "alias to an unknown anchor").at(span)),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    fn open(&mut self, open: Open, span: Span) -> Result<(), Diagnostic> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(Diagnostic::error(
+                "yaml::too-deep",
+                format!("values are nested more than {MAX_DEPTH} levels deep"),
+            )
+            .at(span));
+        }
+        self.stack.push(open);
+        Ok(())
+    }
+
+    fn value(&mut self, node: Node, anchor: usize) -> Result<(), Diagnostic> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(Diagnostic::error(
+                "yaml::too-large",
+                format!("this file holds more than {MAX_NODES} values"),
+            )
+            .at(node.span));
+        }
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.docs.push(node),
+            Some(Open::Seq(items, _, _)) => items.push(node),
+            Some(Open::Map(entries, pending, _, _)) => match pending.take() {
+                None => *pending = Some(node),
+                Some(key) => entries.push((key, node)),
+            },
+        }
+        Ok(())
+    }
+}
+
+fn count_nodes(node: &Node) -> usize {
+    match &node.kind {
+        Kind::Scalar(_) => 1,
+        Kind::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
+        Kind::Map(entries) => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| count_nodes(k) + count_nodes(v))
+                .sum::<usize>()
+        }
+    }
+}
+
+/// YAML 1.2 core schema resolution of a plain scalar.
+pub fn resolve_plain(text: &str) -> Scalar {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Scalar::Null,
+        "true" | "True" | "TRUE" => return Scalar::Bool(true),
+        "false" | "False" | "FALSE" => return Scalar::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Scalar::Float(f64::INFINITY)
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Scalar::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Scalar::Float(f64::NAN),
+        _ => {}
+    }
+    if let Some(hex) = text.strip_prefix("0x") {
+        if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if let Ok(i) = i64::from_str_radix(hex, 16) {
+                return Scalar::Int(i);
+            }
+        }
+    }
+    if let Some(oct) = text.strip_prefix("0o") {
+        if !oct.is_empty() && oct.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+            if let Ok(i) = i64::from_str_radix(oct, 8) {
+                return Scalar::Int(i);
+            }
+        }
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(i) = text.parse::<i64>() {
+            return Scalar::Int(i);
+        }
+        if let Ok(f) = text.parse::<f64>() {
+            return Scalar::Float(f);
+        }
+    }
+    if is_core_float(digits) {
+        if let Ok(f) = text.parse::<f64>() {
+            return Scalar::Float(f);
+        }
+    }
+    Scalar::Str(text.to_string())
+}
+
+/// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` without the sign.
+fn is_core_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let int_digits = i - int_start;
+    let mut frac_digits = 0;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let f = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        frac_digits = i - f;
+    }
+    if int_digits == 0 && frac_digits == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        let e = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == e {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Node {
+        parse(text, FileId(0)).unwrap()
+    }
+
+    #[test]
+    fn core_schema_keeps_yes_no_as_strings() {
+        assert_eq!(resolve_plain("yes"), Scalar::Str("yes".into()));
+        assert_eq!(resolve_plain("off"), Scalar::Str("off".into()));
+        assert_eq!(resolve_plain("true"), Scalar::Bool(true));
+        assert_eq!(resolve_plain("2027-01-31"), Scalar::Str("2027-01-31".into()));
+        assert_eq!(resolve_plain("12"), Scalar::Int(12));
+        assert_eq!(resolve_plain("-1.5e3"), Scalar::Float(-1500.0));
+        assert_eq!(resolve_plain("1.2.3"), Scalar::Str("1.2.3".into()));
+        assert_eq!(resolve_plain("~"), Scalar::Null);
+    }
+
+    #[test]
+    fn keeps_positions_and_duplicate_keys() {
+        let n = p("a: 1\nb:\n  c: x\na: 2\n");
+        let Kind::Map(entries) = &n.kind else {
+            panic!("not a map")
+        };
+        assert_eq!(entries.len(), 3, "duplicates are kept for the reader to report");
+        assert_eq!((entries[2].0.span.line, entries[2].0.span.col), (4, 0));
+        let Kind::Map(inner) = &entries[1].1.kind else {
+            panic!("not a map")
+        };
+        assert_eq!((inner[0].0.span.line, inner[0].0.span.col), (3, 2));
+    }
+
+    #[test]
+    fn quoted_scalars_are_strings() {
+        let n = p("a: '12'\nb: \"true\"\n");
+        assert_eq!(n.to_json(), serde_json::json!({"a": "12", "b": "true"}));
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let e = parse("a: [1, 2\nb: c\n", FileId(0)).unwrap_err();
+        assert_eq!(e.code, "yaml::syntax");
+        assert!(e.span.is_some());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = "[".repeat(MAX_DEPTH + 5);
+        let e = parse(&text, FileId(0)).unwrap_err();
+        assert_eq!(e.code, "yaml::too-deep");
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
+            ));
+        }
+        let e = parse(&text, FileId(0)).unwrap_err();
+        assert_eq!(e.code, "yaml::too-large");
+    }
+}
