@@ -50,4 +50,6 @@ pub enum Command {
     Init(crate::cmd::init::InitArgs),
     Check(crate::cmd::check::CheckArgs),
     Schema(crate::cmd::schema::SchemaArgs),
+    Build(crate::cmd::build::BuildArgs),
+    Eval(crate::cmd::eval::EvalArgs),
 }

@@ -114,8 +114,7 @@ pub fn parse(text: &str, file: FileId) -> Result<Config, Diagnostics> {
                     ) else {
                         continue;
                     };
-                    let Some(branch) = f.get("branch").and_then(|b| r.string(b, "`branch`"))
-                    else {
+                    let Some(branch) = f.get("branch").and_then(|b| r.string(b, "`branch`")) else {
                         if f.get("branch").is_none() {
                             r.report(
                                 Diagnostic::error(
@@ -190,7 +189,11 @@ pub fn parse(text: &str, file: FileId) -> Result<Config, Diagnostics> {
                     r.fields(n, "`bundle`", &["roots", "signing_key_env", "signing_alg"])
                 {
                     if let Some(roots) = f.get("roots") {
-                        c.bundle.roots = r.names(roots, "a bundle root").into_iter().map(|n| n.text).collect();
+                        c.bundle.roots = r
+                            .names(roots, "a bundle root")
+                            .into_iter()
+                            .map(|n| n.text)
+                            .collect();
                     }
                     c.bundle.signing_key_env = r.opt_string(&f, "signing_key_env", "`bundle`");
                     c.bundle.signing_alg = r.opt_string(&f, "signing_alg", "`bundle`");

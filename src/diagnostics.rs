@@ -222,7 +222,11 @@ pub fn plain(d: &Diagnostic, sources: &SourceMap) -> String {
 /// A GitHub Actions workflow command that annotates the file line in the pull request.
 pub fn github_annotation(d: &Diagnostic, sources: &SourceMap) -> String {
     // Workflow commands escape `%`, CR and LF in data, and also `:` and `,` in properties.
-    let data = |s: &str| s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let data = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
     let prop = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
     let level = match d.severity {
         Severity::Error => "error",

@@ -5,11 +5,17 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod compile;
 pub mod config;
+pub mod custom;
 pub mod diagnostics;
+pub mod engine;
 pub mod error;
+pub mod explain;
+pub mod git;
 pub mod model;
 pub mod project;
+pub mod query;
 pub mod schema;
 pub mod source;
 pub mod yaml;

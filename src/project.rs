@@ -7,6 +7,15 @@ use crate::model::load::Input;
 use crate::source::SourceMap;
 use std::path::{Path, PathBuf};
 
+/// Which version of the project's files a command reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revision {
+    /// The files on disk.
+    WorkTree,
+    /// The files at a git ref, read from git objects without checkout.
+    Ref(String),
+}
+
 /// A project found on disk.
 pub struct Project {
     /// The folder holding `permit.yaml`.
@@ -14,14 +23,13 @@ pub struct Project {
     pub config: Config,
     /// Every file read so far (permit.yaml first), for rendering diagnostics.
     pub sources: SourceMap,
+    pub revision: Revision,
 }
 
 impl Project {
     /// Finds `permit.yaml` in `start` or the nearest parent and reads it.
     pub fn discover(start: &Path) -> Result<Project, Error> {
-        let start = start
-            .canonicalize()
-            .map_err(|e| Error::io(start, e))?;
+        let start = start.canonicalize().map_err(|e| Error::io(start, e))?;
         let root = start
             .ancestors()
             .find(|d| d.join(config::FILE_NAME).is_file())
@@ -34,11 +42,31 @@ impl Project {
     pub fn open(root: &Path) -> Result<Project, Error> {
         let path = root.join(config::FILE_NAME);
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        Self::from_config(root, bytes, Revision::WorkTree)
+    }
+
+    /// The same project as it is at git ref `rev` (its `permit.yaml` too).
+    pub fn at(&self, rev: &Revision) -> Result<Project, Error> {
+        match rev {
+            Revision::WorkTree => Self::open(&self.root),
+            Revision::Ref(r) => {
+                let repo = crate::git::Repo::open(&self.root)?;
+                let bytes = repo.read(r, config::FILE_NAME)?.ok_or_else(|| {
+                    Error::Usage(format!("there is no `{}` at `{r}`", config::FILE_NAME))
+                })?;
+                Self::from_config(&self.root, bytes, rev.clone())
+            }
+        }
+    }
+
+    fn from_config(root: &Path, bytes: Vec<u8>, revision: Revision) -> Result<Project, Error> {
+        let path = root.join(config::FILE_NAME);
         let mut sources = SourceMap::default();
         let text = match String::from_utf8(bytes) {
             Ok(t) => t,
             Err(_) => {
                 let id = sources.add(config::FILE_NAME.into(), &path, "".into());
+                let _ = &revision;
                 let mut diags = Diagnostics::default();
                 diags.push(
                     Diagnostic::error("yaml::encoding", "file is not valid UTF-8")
@@ -53,6 +81,7 @@ impl Project {
                 root: root.to_path_buf(),
                 config,
                 sources,
+                revision,
             }),
             Err(diags) => Err(Error::Config { diags, sources }),
         }
@@ -62,29 +91,65 @@ impl Project {
         self.root.join(&self.config.policy)
     }
 
-    /// The model files of the working tree, sorted by path.
+    /// The model files, sorted by path.
     pub fn model_inputs(&self) -> Result<Vec<Input>, Error> {
-        let dir = self.policy_dir();
-        if !dir.is_dir() {
-            return Err(Error::Usage(format!(
-                "the policy folder `{}` does not exist (set `policy:` in permit.yaml)",
-                self.config.policy
-            )));
+        self.files(&self.config.policy, &[".yaml", ".yml"])?
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "the policy folder `{}` does not exist{} (set `policy:` in permit.yaml)",
+                    self.config.policy,
+                    self.at_text()
+                ))
+            })
+    }
+
+    fn at_text(&self) -> String {
+        match &self.revision {
+            Revision::WorkTree => String::new(),
+            Revision::Ref(r) => format!(" at `{r}`"),
         }
-        let mut files = Vec::new();
-        yaml_files(&dir, &mut files).map_err(|e| Error::io(&dir, e))?;
-        files.sort();
-        files
-            .into_iter()
-            .map(|path| {
-                let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-                Ok(Input {
+    }
+
+    /// Files below `folder` (relative to the root) ending in one of `exts`, sorted by path,
+    /// from the revision this project was opened at. `None` when the folder does not exist.
+    pub fn files(&self, folder: &str, exts: &[&str]) -> Result<Option<Vec<Input>>, Error> {
+        let found: Vec<(PathBuf, Vec<u8>)> = match &self.revision {
+            Revision::WorkTree => {
+                let dir = self.root.join(folder);
+                if !dir.is_dir() {
+                    return Ok(None);
+                }
+                let mut paths = Vec::new();
+                files_with(&dir, exts, &mut paths).map_err(|e| Error::io(&dir, e))?;
+                paths.sort();
+                let mut out = Vec::with_capacity(paths.len());
+                for p in paths {
+                    let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+                    out.push((p, bytes));
+                }
+                out
+            }
+            Revision::Ref(r) => {
+                let repo = crate::git::Repo::open(&self.root)?;
+                match repo.files(r, folder, exts)? {
+                    None => return Ok(None),
+                    Some(files) => files
+                        .into_iter()
+                        .map(|(rel, bytes)| (self.root.join(rel), bytes))
+                        .collect(),
+                }
+            }
+        };
+        Ok(Some(
+            found
+                .into_iter()
+                .map(|(path, bytes)| Input {
                     name: self.display(&path),
                     path,
                     bytes,
                 })
-            })
-            .collect()
+                .collect(),
+        ))
     }
 
     /// A path as shown to the user: relative to the project root, with `/` separators.
@@ -97,8 +162,8 @@ impl Project {
     }
 }
 
-/// Every `*.yaml` / `*.yml` below `dir`, skipping hidden folders.
-pub fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Every file below `dir` whose name ends with one of `exts`, skipping hidden entries.
+pub fn files_with(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
@@ -108,11 +173,8 @@ pub fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
         let ty = entry.file_type()?;
         if ty.is_dir() {
-            yaml_files(&path, out)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml") | Some("yml")
-        ) {
+            files_with(&path, exts, out)?;
+        } else if exts.iter().any(|e| name.to_string_lossy().ends_with(e)) {
             out.push(path);
         }
     }
@@ -124,6 +186,8 @@ pub struct Checked {
     pub model: crate::model::Model,
     pub diags: Diagnostics,
     pub files: usize,
+    /// The custom Rego modules that parsed.
+    pub custom: Vec<crate::compile::Module>,
 }
 
 impl Project {
@@ -154,7 +218,12 @@ impl Project {
             diags.extend(crate::model::validate::validate(&model, now_ns()));
         }
         diags.sort();
-        Checked { model, diags, files }
+        Checked {
+            model,
+            diags,
+            files,
+            custom: Vec::new(),
+        }
     }
 }
 
@@ -164,4 +233,33 @@ pub fn now_ns() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// A model compiled to Rego and data, with everything found on the way.
+pub struct Built {
+    pub checked: Checked,
+    /// `None` when the model or custom Rego has errors.
+    pub compiled: Option<crate::compile::Compiled>,
+}
+
+impl Project {
+    /// What `permit check` validates: the model and the custom Rego.
+    pub fn check(&mut self) -> Result<Checked, Error> {
+        let mut checked = self.load_model()?;
+        let (custom, custom_diags) = crate::custom::load(self)?;
+        checked.diags.extend(custom_diags);
+        checked.diags.sort();
+        checked.custom = custom;
+        Ok(checked)
+    }
+
+    /// Checks and (when valid) compiles the model with the custom Rego.
+    pub fn build(&mut self) -> Result<Built, Error> {
+        let mut checked = self.check()?;
+        let compiled = (!checked.diags.has_errors()).then(|| {
+            let custom = std::mem::take(&mut checked.custom);
+            crate::compile::compile(&checked.model, &self.sources, custom)
+        });
+        Ok(Built { checked, compiled })
+    }
 }

@@ -5,9 +5,14 @@ use serde_json::{json, Value};
 /// The schema, as a JSON value (draft-07, which yaml-language-server reads).
 pub fn model_schema() -> Value {
     let name = json!({"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"});
-    let names = json!({"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]});
-    let attr_type = json!({"enum": ["string", "number", "bool", "boolean", "array", "object", "json"]});
-    let operators: Vec<&str> = crate::model::Operator::ALL.iter().map(|o| o.as_str()).collect();
+    let names =
+        json!({"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]});
+    let attr_type =
+        json!({"enum": ["string", "number", "bool", "boolean", "array", "object", "json"]});
+    let operators: Vec<&str> = crate::model::Operator::ALL
+        .iter()
+        .map(|o| o.as_str())
+        .collect();
     let mut op_props = serde_json::Map::new();
     for o in &operators {
         op_props.insert((*o).to_string(), json!({"$ref": "#/definitions/operand"}));

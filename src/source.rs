@@ -62,7 +62,9 @@ impl SourceMap {
     }
 
     pub fn name(&self, id: FileId) -> &str {
-        self.file(id).map(|f| f.name.as_str()).unwrap_or("<unknown>")
+        self.file(id)
+            .map(|f| f.name.as_str())
+            .unwrap_or("<unknown>")
     }
 
     /// `file:line:col` (1-based column), as editors and CI annotations expect.
@@ -97,7 +99,10 @@ impl SourceMap {
 }
 
 fn char_prefix_bytes(s: &str, chars: usize) -> usize {
-    s.char_indices().nth(chars).map(|(i, _)| i).unwrap_or(s.len())
+    s.char_indices()
+        .nth(chars)
+        .map(|(i, _)| i)
+        .unwrap_or(s.len())
 }
 
 #[cfg(test)]

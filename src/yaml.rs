@@ -219,7 +219,9 @@ impl Builder {
                     copy.span = span;
                     self.value(copy, 0)
                 }
-                None => Err(Diagnostic::error("yaml::syntax", "alias to an unknown anchor").at(span)),
+                None => {
+                    Err(Diagnostic::error("yaml::syntax", "alias to an unknown anchor").at(span))
+                }
             },
             _ => Ok(()),
         }
@@ -368,7 +370,10 @@ mod tests {
         assert_eq!(resolve_plain("yes"), Scalar::Str("yes".into()));
         assert_eq!(resolve_plain("off"), Scalar::Str("off".into()));
         assert_eq!(resolve_plain("true"), Scalar::Bool(true));
-        assert_eq!(resolve_plain("2027-01-31"), Scalar::Str("2027-01-31".into()));
+        assert_eq!(
+            resolve_plain("2027-01-31"),
+            Scalar::Str("2027-01-31".into())
+        );
         assert_eq!(resolve_plain("12"), Scalar::Int(12));
         assert_eq!(resolve_plain("-1.5e3"), Scalar::Float(-1500.0));
         assert_eq!(resolve_plain("1.2.3"), Scalar::Str("1.2.3".into()));
@@ -381,7 +386,11 @@ mod tests {
         let Kind::Map(entries) = &n.kind else {
             panic!("not a map")
         };
-        assert_eq!(entries.len(), 3, "duplicates are kept for the reader to report");
+        assert_eq!(
+            entries.len(),
+            3,
+            "duplicates are kept for the reader to report"
+        );
         assert_eq!((entries[2].0.span.line, entries[2].0.span.col), (4, 0));
         let Kind::Map(inner) = &entries[1].1.kind else {
             panic!("not a map")

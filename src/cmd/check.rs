@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::project::Project;
 use crate::source::SourceMap;
 
-/// Validate the model: every problem, with file, line and a fix.
+/// Validate the model and custom Rego: every problem, with file, line and a fix.
 ///
 /// Exit 0 when valid (warnings allowed), 1 when the model has errors.
 #[derive(Debug, clap::Args)]
@@ -20,20 +20,27 @@ pub struct CheckArgs {
 pub fn run(ctx: &Context, args: CheckArgs) -> Result<u8, Error> {
     let format = ctx.format(&[Format::Json, Format::Github])?;
     let mut project = Project::discover(&ctx.dir)?;
-    let checked = project.load_model()?;
+    let checked = project.check()?;
     let failed = checked.diags.has_errors() || (args.strict && !checked.diags.items.is_empty());
     match format {
         Format::Json => print_json(&checked.diags, &project.sources, failed),
         Format::Github => {
             for d in &checked.diags.items {
-                println!("{}", crate::diagnostics::github_annotation(d, &project.sources));
+                println!(
+                    "{}",
+                    crate::diagnostics::github_annotation(d, &project.sources)
+                );
             }
         }
         _ => {
             super::print_diagnostics(ctx, &checked.diags, &project.sources);
             let (e, w) = (checked.diags.error_count(), checked.diags.warning_count());
             if failed {
-                eprintln!("error: the model has {e} error{} and {w} warning{}", plural(e), plural(w));
+                eprintln!(
+                    "error: the model has {e} error{} and {w} warning{}",
+                    plural(e),
+                    plural(w)
+                );
             } else if !ctx.quiet {
                 let m = &checked.model;
                 println!(

@@ -25,16 +25,43 @@ pub fn scaffold() -> Vec<(&'static str, String)> {
     let schema = serde_json::to_string_pretty(&crate::schema::model_schema()).unwrap_or_default();
     vec![
         ("permit.yaml", include_str!("init/permit.yaml").to_string()),
-        ("policy/resources.yaml", include_str!("init/resources.yaml").to_string()),
-        ("policy/roles.yaml", include_str!("init/roles.yaml").to_string()),
-        ("policy/abac.yaml", include_str!("init/abac.yaml").to_string()),
-        ("policy/directory.yaml", include_str!("init/directory.yaml").to_string()),
-        ("custom/custom.rego", include_str!("init/custom.rego").to_string()),
-        ("tests/documents.yaml", include_str!("init/tests.yaml").to_string()),
-        ("tests/custom_test.rego", include_str!("init/custom_test.rego").to_string()),
+        (
+            "policy/resources.yaml",
+            include_str!("init/resources.yaml").to_string(),
+        ),
+        (
+            "policy/roles.yaml",
+            include_str!("init/roles.yaml").to_string(),
+        ),
+        (
+            "policy/abac.yaml",
+            include_str!("init/abac.yaml").to_string(),
+        ),
+        (
+            "policy/directory.yaml",
+            include_str!("init/directory.yaml").to_string(),
+        ),
+        (
+            "custom/custom.rego",
+            include_str!("init/custom.rego").to_string(),
+        ),
+        (
+            "tests/documents.yaml",
+            include_str!("init/tests.yaml").to_string(),
+        ),
+        (
+            "tests/custom_test.rego",
+            include_str!("init/custom_test.rego").to_string(),
+        ),
         (".permit/model.schema.json", schema + "\n"),
-        (".github/workflows/permit.yaml", include_str!("init/workflow.yaml").to_string()),
-        (".pre-commit-config.yaml", include_str!("init/pre-commit-config.yaml").to_string()),
+        (
+            ".github/workflows/permit.yaml",
+            include_str!("init/workflow.yaml").to_string(),
+        ),
+        (
+            ".pre-commit-config.yaml",
+            include_str!("init/pre-commit-config.yaml").to_string(),
+        ),
         (".gitignore", include_str!("init/gitignore").to_string()),
     ]
 }
@@ -59,11 +86,7 @@ pub fn run(ctx: &Context, args: InitArgs) -> Result<u8, Error> {
         )));
     }
     write_all(&dir, &files)?;
-    let git_note = if args.no_git {
-        None
-    } else {
-        init_git(&dir)?
-    };
+    let git_note = if args.no_git { None } else { init_git(&dir)? };
     if !ctx.quiet {
         println!("created a permit project in {}", dir.display());
         for (rel, _) in &files {
@@ -105,7 +128,8 @@ fn write_all(dir: &Path, files: &[(&str, String)]) -> Result<(), Error> {
                 .open(&path)
                 .map_err(|e| Error::io(&path, e))?;
             written.push(path.clone());
-            f.write_all(text.as_bytes()).map_err(|e| Error::io(&path, e))?;
+            f.write_all(text.as_bytes())
+                .map_err(|e| Error::io(&path, e))?;
         }
         Ok(())
     })();
@@ -127,7 +151,10 @@ fn init_git(dir: &Path) -> Result<Option<String>, Error> {
     }
     let mut opts = git2::RepositoryInitOptions::new();
     opts.initial_head("main");
-    git2::Repository::init_opts(dir, &opts)
-        .map_err(|e| Error::Environment(format!("cannot create a git repository: {}", e.message())))?;
-    Ok(Some("initialized a git repository (branch `main`): environments are branches".into()))
+    git2::Repository::init_opts(dir, &opts).map_err(|e| {
+        Error::Environment(format!("cannot create a git repository: {}", e.message()))
+    })?;
+    Ok(Some(
+        "initialized a git repository (branch `main`): environments are branches".into(),
+    ))
 }

@@ -1,6 +1,8 @@
 //! One module per subcommand, plus what they share: output settings and error rendering.
 
+pub mod build;
 pub mod check;
+pub mod eval;
 pub mod init;
 pub mod schema;
 
@@ -56,6 +58,8 @@ pub fn run(ctx: &Context, command: Command) -> Result<u8, Error> {
         Command::Init(args) => init::run(ctx, args),
         Command::Check(args) => check::run(ctx, args),
         Command::Schema(args) => schema::run(ctx, args),
+        Command::Build(args) => build::run(ctx, args),
+        Command::Eval(args) => eval::run(ctx, args),
     }
 }
 
@@ -70,11 +74,27 @@ pub fn print_diagnostics(ctx: &Context, diags: &Diagnostics, sources: &SourceMap
     }
 }
 
+/// Prints only the errors among `diags` (commands other than `check` keep warnings quiet).
+pub fn print_errors(ctx: &Context, diags: &Diagnostics, sources: &SourceMap) {
+    let errors = Diagnostics {
+        items: diags
+            .items
+            .iter()
+            .filter(|d| d.is_error())
+            .cloned()
+            .collect(),
+    };
+    print_diagnostics(ctx, &errors, sources);
+}
+
 /// Prints an error that ended the command.
 pub fn report_error(ctx: &Context, e: &Error) {
     if let Error::Config { diags, sources } = e {
         print_diagnostics(ctx, diags, sources);
-        eprintln!("error: permit.yaml is invalid ({} problems)", diags.error_count());
+        eprintln!(
+            "error: permit.yaml is invalid ({} problems)",
+            diags.error_count()
+        );
         return;
     }
     eprintln!("error: {e}");

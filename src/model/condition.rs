@@ -151,9 +151,7 @@ impl Condition {
 
     fn collect<'a>(&'a self, out: &mut Vec<&'a Leaf>) {
         match self {
-            Condition::All(cs, _) | Condition::Any(cs, _) => {
-                cs.iter().for_each(|c| c.collect(out))
-            }
+            Condition::All(cs, _) | Condition::Any(cs, _) => cs.iter().for_each(|c| c.collect(out)),
             Condition::Not(c, _) => c.collect(out),
             Condition::Leaf(l) => out.push(l),
         }
@@ -179,13 +177,20 @@ pub fn read(r: &mut Reader<'_>, node: &Node, depth: usize) -> Option<Condition> 
         return None;
     }
     let Kind::Map(entries) = &node.kind else {
-        r.type_error(node, "a condition", "a map (`allOf`, `anyOf`, `not` or an attribute)");
+        r.type_error(
+            node,
+            "a condition",
+            "a map (`allOf`, `anyOf`, `not` or an attribute)",
+        );
         return None;
     };
     if entries.len() != 1 {
         let d = Diagnostic::error(
             "model::condition-shape",
-            format!("a condition names one thing, this one has {}", entries.len()),
+            format!(
+                "a condition names one thing, this one has {}",
+                entries.len()
+            ),
         )
         .at(node.span)
         .help("combine several conditions with `allOf: [...]` or `anyOf: [...]`");
@@ -228,15 +233,22 @@ fn leaf(r: &mut Reader<'_>, k: &Node, key: &str, v: &Node) -> Option<Leaf> {
             "write `allOf`, `anyOf`, `not`, or an attribute as `user.<attr>`, `resource.<attr>`, `tenant.<attr>` or `context.<attr>`".into()
         });
         r.report(
-            Diagnostic::error("model::condition-shape", format!("`{key}` is not a condition"))
-                .at(k.span)
-                .label("unknown condition")
-                .help(help),
+            Diagnostic::error(
+                "model::condition-shape",
+                format!("`{key}` is not a condition"),
+            )
+            .at(k.span)
+            .label("unknown condition")
+            .help(help),
         );
         return None;
     };
     let Kind::Map(ops) = &v.kind else {
-        r.type_error(v, &format!("the checks on `{key}`"), "a map of operators, e.g. `{equals: x}`");
+        r.type_error(
+            v,
+            &format!("the checks on `{key}`"),
+            "a map of operators, e.g. `{equals: x}`",
+        );
         return None;
     };
     if ops.is_empty() {
@@ -256,11 +268,16 @@ fn leaf(r: &mut Reader<'_>, k: &Node, key: &str, v: &Node) -> Option<Leaf> {
         };
         let Some(op) = Operator::parse(op_text) else {
             r.report(
-                Diagnostic::error("model::unknown-operator", format!("unknown operator `{op_text}`"))
-                    .at(ok.span)
-                    .label("unknown operator")
-                    .help(did_you_mean(op_text, names.iter().copied())
-                        .unwrap_or_else(|| format!("operators: {}", names.join(", ")))),
+                Diagnostic::error(
+                    "model::unknown-operator",
+                    format!("unknown operator `{op_text}`"),
+                )
+                .at(ok.span)
+                .label("unknown operator")
+                .help(
+                    did_you_mean(op_text, names.iter().copied())
+                        .unwrap_or_else(|| format!("operators: {}", names.join(", "))),
+                ),
             );
             continue;
         };
@@ -298,9 +315,12 @@ fn operand(r: &mut Reader<'_>, node: &Node) -> Option<Operand> {
             };
             let Some((subject, attr)) = split_attr(text) else {
                 r.report(
-                    Diagnostic::error("model::invalid-ref", format!("`{text}` is not an attribute reference"))
-                        .at(target.span)
-                        .help("write `{ref: user.<attr>}` (or resource, tenant, context)"),
+                    Diagnostic::error(
+                        "model::invalid-ref",
+                        format!("`{text}` is not an attribute reference"),
+                    )
+                    .at(target.span)
+                    .help("write `{ref: user.<attr>}` (or resource, tenant, context)"),
                 );
                 return None;
             };

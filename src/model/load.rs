@@ -108,11 +108,14 @@ fn parse_parallel(texts: &[(FileId, Arc<str>)]) -> Vec<(Model, Diagnostics)> {
 }
 
 fn duplicate(what: &str, key: &str, again: Span, first: Span) -> Diagnostic {
-    Diagnostic::error("model::duplicate", format!("{what} `{key}` is defined twice"))
-        .at(again)
-        .label("defined again here")
-        .related(first, "first defined")
-        .help("each name is defined once across all model files; remove or rename one")
+    Diagnostic::error(
+        "model::duplicate",
+        format!("{what} `{key}` is defined twice"),
+    )
+    .at(again)
+    .label("defined again here")
+    .related(first, "first defined")
+    .help("each name is defined once across all model files; remove or rename one")
 }
 
 fn merge_map<T>(
@@ -136,14 +139,44 @@ fn merge_map<T>(
 }
 
 fn merge(m: &mut Model, p: Model, diags: &mut Diagnostics) {
-    merge_map(&mut m.resources, p.resources, "resource", |r| r.key.span, diags);
+    merge_map(
+        &mut m.resources,
+        p.resources,
+        "resource",
+        |r| r.key.span,
+        diags,
+    );
     merge_map(&mut m.roles, p.roles, "role", |r| r.key.span, diags);
-    merge_map(&mut m.user_attributes, p.user_attributes, "user attribute", |a| a.key.span, diags);
-    merge_map(&mut m.user_sets, p.user_sets, "user set", |s| s.key.span, diags);
-    merge_map(&mut m.resource_sets, p.resource_sets, "resource set", |s| s.key.span, diags);
+    merge_map(
+        &mut m.user_attributes,
+        p.user_attributes,
+        "user attribute",
+        |a| a.key.span,
+        diags,
+    );
+    merge_map(
+        &mut m.user_sets,
+        p.user_sets,
+        "user set",
+        |s| s.key.span,
+        diags,
+    );
+    merge_map(
+        &mut m.resource_sets,
+        p.resource_sets,
+        "resource set",
+        |s| s.key.span,
+        diags,
+    );
     merge_map(&mut m.tenants, p.tenants, "tenant", |t| t.key.span, diags);
     merge_map(&mut m.users, p.users, "user", |u| u.key.span, diags);
-    merge_map(&mut m.resource_instances, p.resource_instances, "resource instance", |i| i.key.span, diags);
+    merge_map(
+        &mut m.resource_instances,
+        p.resource_instances,
+        "resource instance",
+        |i| i.key.span,
+        diags,
+    );
     m.condition_set_rules.extend(p.condition_set_rules);
     m.relationships.extend(p.relationships);
 }

@@ -233,7 +233,8 @@ pub const DEFAULT_TENANT: &str = "default";
 
 /// Splits an instance reference `type:key` at the first `:`.
 pub fn split_instance(s: &str) -> Option<(&str, &str)> {
-    s.split_once(':').filter(|(t, k)| !t.is_empty() && !k.is_empty())
+    s.split_once(':')
+        .filter(|(t, k)| !t.is_empty() && !k.is_empty())
 }
 
 /// Whether `s` is a valid schema name (resource, action, role, attribute, tenant, set, relation).

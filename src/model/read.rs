@@ -37,7 +37,10 @@ impl<'n> Fields<'n> {
     }
 
     pub fn key(&self, key: &str) -> Option<&Name> {
-        self.entries.iter().find(|(k, _)| k.text == key).map(|(k, _)| k)
+        self.entries
+            .iter()
+            .find(|(k, _)| k.text == key)
+            .map(|(k, _)| k)
     }
 }
 
@@ -120,9 +123,8 @@ impl<'d> Reader<'d> {
             if allowed.contains(&k.text.as_str()) {
                 return true;
             }
-            let help = did_you_mean(&k.text, allowed.iter().copied()).unwrap_or_else(|| {
-                format!("known fields: {}", allowed.join(", "))
-            });
+            let help = did_you_mean(&k.text, allowed.iter().copied())
+                .unwrap_or_else(|| format!("known fields: {}", allowed.join(", ")));
             self.diags.push(
                 Diagnostic::error(
                     "model::unknown-field",
@@ -230,7 +232,11 @@ impl<'d> Reader<'d> {
             self.check_name(&key, "an attribute");
             // `{type: string}` or just `string`
             let ty_node = match &v.kind {
-                Kind::Map(_) => match self.fields(v, &format!("attribute `{}`", key.text), &["type", "description"]) {
+                Kind::Map(_) => match self.fields(
+                    v,
+                    &format!("attribute `{}`", key.text),
+                    &["type", "description"],
+                ) {
                     Some(f) => match f.get("type") {
                         Some(t) => t,
                         None => {
@@ -256,9 +262,11 @@ impl<'d> Reader<'d> {
                         format!("unknown attribute type `{}`", ty.text),
                     )
                     .at(ty.span)
-                    .help(did_you_mean(&ty.text, AttrType::NAMES).unwrap_or_else(|| {
-                        format!("attribute types: {}", AttrType::NAMES.join(", "))
-                    })),
+                    .help(
+                        did_you_mean(&ty.text, AttrType::NAMES).unwrap_or_else(|| {
+                            format!("attribute types: {}", AttrType::NAMES.join(", "))
+                        }),
+                    ),
                 ),
             }
         }
@@ -291,20 +299,34 @@ impl<'d> Reader<'d> {
             }
             if let Some(first) = out.get(&key.text).map(|a: &Action| a.key.span) {
                 r.report(
-                    Diagnostic::error("model::duplicate", format!("duplicate action `{}`", key.text))
-                        .at(key.span)
-                        .related(first, "first listed"),
+                    Diagnostic::error(
+                        "model::duplicate",
+                        format!("duplicate action `{}`", key.text),
+                    )
+                    .at(key.span)
+                    .related(first, "first listed"),
                 );
                 return;
             }
-            out.insert(key.text.clone(), Action { key, name, description });
+            out.insert(
+                key.text.clone(),
+                Action {
+                    key,
+                    name,
+                    description,
+                },
+            );
         };
         match &node.kind {
             Kind::Map(_) => {
                 for (key, v) in self.entries(node, &what) {
                     let (mut name, mut description) = (None, None);
                     if !v.is_null() {
-                        if let Some(f) = self.fields(v, &format!("action `{}`", key.text), &["name", "description"]) {
+                        if let Some(f) = self.fields(
+                            v,
+                            &format!("action `{}`", key.text),
+                            &["name", "description"],
+                        ) {
                             name = self.opt_string(&f, "name", "an action");
                             description = self.opt_string(&f, "description", "an action");
                         }
@@ -325,7 +347,13 @@ impl<'d> Reader<'d> {
 
     fn role(&mut self, key: Name, node: &Node, what: &str, resource_role: bool) -> Option<Role> {
         let allowed: &[&str] = if resource_role {
-            &["name", "description", "permissions", "extends", "granted_to"]
+            &[
+                "name",
+                "description",
+                "permissions",
+                "extends",
+                "granted_to",
+            ]
         } else {
             &["name", "description", "permissions", "extends"]
         };
@@ -391,7 +419,14 @@ impl<'d> Reader<'d> {
         let f = self.fields(
             node,
             &format!("resource `{}`", key.text),
-            &["name", "description", "actions", "attributes", "roles", "relations"],
+            &[
+                "name",
+                "description",
+                "actions",
+                "attributes",
+                "roles",
+                "relations",
+            ],
         )?;
         let before = self.diags.error_count();
         let actions = f
@@ -419,7 +454,11 @@ impl<'d> Reader<'d> {
                 // `parent: folder` or `parent: {resource: folder}`
                 let target = match &rn.kind {
                     Kind::Map(_) => self
-                        .fields(rn, &format!("relation `{}`", rk.text), &["resource", "name", "description"])
+                        .fields(
+                            rn,
+                            &format!("relation `{}`", rk.text),
+                            &["resource", "name", "description"],
+                        )
                         .and_then(|rf| rf.get("resource"))
                         .and_then(|t| self.string(t, "the resource of a relation")),
                     _ => self.string(rn, "the resource of a relation"),
@@ -463,7 +502,9 @@ impl<'d> Reader<'d> {
                 self.report(
                     Diagnostic::error("model::missing-field", "a role assignment needs `role`")
                         .at(node.span)
-                        .help("write `{role: R, tenant: T}` or `{role: R, resource: \"type:key\"}`"),
+                        .help(
+                            "write `{role: R, tenant: T}` or `{role: R, resource: \"type:key\"}`",
+                        ),
                 );
                 return None;
             }
@@ -573,7 +614,11 @@ impl<'d> Reader<'d> {
                 None
             }
         };
-        let (s, r, o) = (part(self, "subject"), part(self, "relation"), part(self, "object"));
+        let (s, r, o) = (
+            part(self, "subject"),
+            part(self, "relation"),
+            part(self, "object"),
+        );
         Some(Relationship {
             span: node.span,
             subject: s?,
@@ -610,14 +655,25 @@ impl<'d> Reader<'d> {
         if let Some(n) = top.get("user_sets") {
             for (k, v) in self.entries(n, "`user_sets`") {
                 self.check_name(&k, "a user set");
-                let Some(f) = self.fields(v, &format!("user set `{}`", k.text), &["name", "description", "conditions"]) else {
+                let Some(f) = self.fields(
+                    v,
+                    &format!("user set `{}`", k.text),
+                    &["name", "description", "conditions"],
+                ) else {
                     continue;
                 };
                 let Some(conditions) = self.required_conditions(&f, &k, "user set") else {
                     continue;
                 };
                 let name = self.opt_string(&f, "name", "a user set");
-                m.user_sets.insert(k.text.clone(), UserSet { key: k, name, conditions });
+                m.user_sets.insert(
+                    k.text.clone(),
+                    UserSet {
+                        key: k,
+                        name,
+                        conditions,
+                    },
+                );
             }
         }
         if let Some(n) = top.get("resource_sets") {
@@ -638,19 +694,33 @@ impl<'d> Reader<'d> {
                             format!("resource set `{}` needs `resource`", k.text),
                         )
                         .at(k.span)
-                        .help("name the resource type its conditions apply to: `resource: document`"),
+                        .help(
+                            "name the resource type its conditions apply to: `resource: document`",
+                        ),
                     );
                 }
                 let Some(conditions) = self.required_conditions(&f, &k, "resource set") else {
                     continue;
                 };
                 let name = self.opt_string(&f, "name", "a resource set");
-                m.resource_sets.insert(k.text.clone(), ResourceSet { key: k, name, resource, conditions });
+                m.resource_sets.insert(
+                    k.text.clone(),
+                    ResourceSet {
+                        key: k,
+                        name,
+                        resource,
+                        conditions,
+                    },
+                );
             }
         }
         if let Some(n) = top.get("condition_set_rules") {
             for item in self.list(n, "`condition_set_rules`") {
-                let Some(f) = self.fields(item, "a condition set rule", &["user_set", "permission", "resource_set"]) else {
+                let Some(f) = self.fields(
+                    item,
+                    "a condition set rule",
+                    &["user_set", "permission", "resource_set"],
+                ) else {
                     continue;
                 };
                 let part = |r: &mut Self, k: &str| match f.get(k) {
@@ -664,16 +734,29 @@ impl<'d> Reader<'d> {
                         None
                     }
                 };
-                let (u, p, r) = (part(self, "user_set"), part(self, "permission"), part(self, "resource_set"));
+                let (u, p, r) = (
+                    part(self, "user_set"),
+                    part(self, "permission"),
+                    part(self, "resource_set"),
+                );
                 if let (Some(user_set), Some(permission), Some(resource_set)) = (u, p, r) {
-                    m.condition_set_rules.push(ConditionSetRule { span: item.span, user_set, permission, resource_set });
+                    m.condition_set_rules.push(ConditionSetRule {
+                        span: item.span,
+                        user_set,
+                        permission,
+                        resource_set,
+                    });
                 }
             }
         }
         if let Some(n) = top.get("tenants") {
             for (k, v) in self.entries(n, "`tenants`") {
                 self.check_name(&k, "a tenant");
-                let Some(f) = self.fields(v, &format!("tenant `{}`", k.text), &["name", "description", "attributes"]) else {
+                let Some(f) = self.fields(
+                    v,
+                    &format!("tenant `{}`", k.text),
+                    &["name", "description", "attributes"],
+                ) else {
                     continue;
                 };
                 let attributes = f
@@ -681,7 +764,14 @@ impl<'d> Reader<'d> {
                     .map(|n| self.attr_values(n, "tenant attributes"))
                     .unwrap_or_default();
                 let name = self.opt_string(&f, "name", "a tenant");
-                m.tenants.insert(k.text.clone(), Tenant { key: k, name, attributes });
+                m.tenants.insert(
+                    k.text.clone(),
+                    Tenant {
+                        key: k,
+                        name,
+                        attributes,
+                    },
+                );
             }
         }
         if let Some(n) = top.get("users") {
@@ -695,7 +785,11 @@ impl<'d> Reader<'d> {
         if let Some(n) = top.get("resource_instances") {
             for (k, v) in self.entries(n, "`resource_instances`") {
                 self.check_key(&k, "instance key");
-                let Some(f) = self.fields(v, &format!("instance `{}`", k.text), &["tenant", "attributes"]) else {
+                let Some(f) = self.fields(
+                    v,
+                    &format!("instance `{}`", k.text),
+                    &["tenant", "attributes"],
+                ) else {
                     continue;
                 };
                 let tenant = f.get("tenant").and_then(|n| self.string(n, "`tenant`"));
@@ -703,7 +797,14 @@ impl<'d> Reader<'d> {
                     .get("attributes")
                     .map(|n| self.attr_values(n, &format!("the attributes of `{}`", k.text)))
                     .unwrap_or_default();
-                m.resource_instances.insert(k.text.clone(), Instance { key: k, tenant, attributes });
+                m.resource_instances.insert(
+                    k.text.clone(),
+                    Instance {
+                        key: k,
+                        tenant,
+                        attributes,
+                    },
+                );
             }
         }
         if let Some(n) = top.get("relationships") {
@@ -721,9 +822,12 @@ impl<'d> Reader<'d> {
             Some(n) => condition::read(self, n, 0),
             None => {
                 self.report(
-                    Diagnostic::error("model::missing-field", format!("{what} `{}` needs `conditions`", key.text))
-                        .at(key.span)
-                        .help("e.g. `conditions: {allOf: [{user.department: {equals: engineering}}]}`"),
+                    Diagnostic::error(
+                        "model::missing-field",
+                        format!("{what} `{}` needs `conditions`", key.text),
+                    )
+                    .at(key.span)
+                    .help("e.g. `conditions: {allOf: [{user.department: {equals: engineering}}]}`"),
                 );
                 None
             }

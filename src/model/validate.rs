@@ -81,7 +81,10 @@ impl<'m> Validator<'m> {
                 r.actions.keys().map(String::as_str).collect(),
             );
             self.push(Diagnostic {
-                message: format!("unknown action `{}` on resource `{}`", action.text, r.key.text),
+                message: format!(
+                    "unknown action `{}` on resource `{}`",
+                    action.text, r.key.text
+                ),
                 ..d
             });
         }
@@ -104,7 +107,10 @@ impl<'m> Validator<'m> {
                             e,
                             r.roles.keys().map(String::as_str).collect(),
                         );
-                        d.message = format!("`extends` names unknown role `{}` of resource `{}`", e.text, r.key.text);
+                        d.message = format!(
+                            "`extends` names unknown role `{}` of resource `{}`",
+                            e.text, r.key.text
+                        );
                         self.push(d);
                     }
                 }
@@ -113,7 +119,11 @@ impl<'m> Validator<'m> {
                 }
             }
             let roles = &r.roles;
-            self.cycles(roles.values(), |name| roles.get(name), &format!("roles of `{}`", r.key.text));
+            self.cycles(
+                roles.values(),
+                |name| roles.get(name),
+                &format!("roles of `{}`", r.key.text),
+            );
         }
     }
 
@@ -128,7 +138,10 @@ impl<'m> Validator<'m> {
                 &g.role,
                 on.roles.keys().map(String::as_str).collect(),
             );
-            d.message = format!("`{}` is not a role of resource `{}`", g.role.text, on.key.text);
+            d.message = format!(
+                "`{}` is not a role of resource `{}`",
+                g.role.text, on.key.text
+            );
             self.push(d);
         }
         match r.relations.get(&g.linked_by_relation.text) {
@@ -161,7 +174,10 @@ impl<'m> Validator<'m> {
                 )
                 .at(g.on_resource.span)
                 .related(rel.key.span, "relation declared")
-                .help(format!("use `on_resource: {}` or a relation that links to `{}`", rel.target.text, on.key.text)),
+                .help(format!(
+                    "use `on_resource: {}` or a relation that links to `{}`",
+                    rel.target.text, on.key.text
+                )),
             ),
             Some(_) => {}
         }
@@ -195,12 +211,20 @@ impl<'m> Validator<'m> {
                 }
                 let e = &role.extends[*i];
                 *i += 1;
-                let Some(next) = lookup(&e.text) else { continue };
+                let Some(next) = lookup(&e.text) else {
+                    continue;
+                };
                 match marks.get(next.key.text.as_str()) {
                     Some(Mark::Done) => {}
                     Some(Mark::Active) => {
-                        let from = stack.iter().position(|(r, _)| r.key.text == next.key.text).unwrap_or(0);
-                        let mut path: Vec<&str> = stack[from..].iter().map(|(r, _)| r.key.text.as_str()).collect();
+                        let from = stack
+                            .iter()
+                            .position(|(r, _)| r.key.text == next.key.text)
+                            .unwrap_or(0);
+                        let mut path: Vec<&str> = stack[from..]
+                            .iter()
+                            .map(|(r, _)| r.key.text.as_str())
+                            .collect();
                         path.push(&next.key.text);
                         self.push(
                             Diagnostic::error("model::extends-cycle", format!("`extends` cycle in {what}: {}", path.join(" -> ")))
@@ -222,15 +246,24 @@ impl<'m> Validator<'m> {
     fn permission(&mut self, p: &Name) -> Option<&'m Resource> {
         let Some((ty, action)) = p.text.split_once(':') else {
             self.push(
-                Diagnostic::error("model::invalid-permission", format!("`{}` is not a permission", p.text))
-                    .at(p.span)
-                    .help("write `resource:action`, e.g. `document:read`, or `document:*`"),
+                Diagnostic::error(
+                    "model::invalid-permission",
+                    format!("`{}` is not a permission", p.text),
+                )
+                .at(p.span)
+                .help("write `resource:action`, e.g. `document:read`, or `document:*`"),
             );
             return None;
         };
-        let ty_name = Name { text: ty.to_string(), span: p.span };
+        let ty_name = Name {
+            text: ty.to_string(),
+            span: p.span,
+        };
         let r = self.resource_named(&ty_name)?;
-        let action = Name { text: action.to_string(), span: p.span };
+        let action = Name {
+            text: action.to_string(),
+            span: p.span,
+        };
         self.action_of(r, &action, true);
         Some(r)
     }
@@ -261,9 +294,15 @@ impl<'m> Validator<'m> {
         for (name, ty) in BUILTIN_USER_ATTRS {
             if let Some(decl) = self.m.user_attributes.get(*name) {
                 self.push(
-                    Diagnostic::error("model::builtin-attribute", format!("`user.{name}` is built in and cannot be declared"))
-                        .at(decl.key.span)
-                        .help(format!("every user has `{name}` ({}); pick another name", ty.as_str())),
+                    Diagnostic::error(
+                        "model::builtin-attribute",
+                        format!("`user.{name}` is built in and cannot be declared"),
+                    )
+                    .at(decl.key.span)
+                    .help(format!(
+                        "every user has `{name}` ({}); pick another name",
+                        ty.as_str()
+                    )),
                 );
             }
         }
@@ -271,11 +310,29 @@ impl<'m> Validator<'m> {
 
     /// The declared type of `subject.attr`, or `None` for free-form subjects (tenant, context).
     /// Reports undeclared attributes.
-    fn attr_type(&mut self, subject: Subject, attr: &str, span: Span, resource: Option<&Resource>) -> Result<Option<AttrType>, ()> {
-        let (builtins, declared, owner): (&[(&str, AttrType)], Option<&BTreeMap<String, AttrDecl>>, String) = match subject {
-            Subject::User => (BUILTIN_USER_ATTRS, Some(&self.m.user_attributes), "`user_attributes`".to_string()),
+    fn attr_type(
+        &mut self,
+        subject: Subject,
+        attr: &str,
+        span: Span,
+        resource: Option<&Resource>,
+    ) -> Result<Option<AttrType>, ()> {
+        let (builtins, declared, owner): (
+            &[(&str, AttrType)],
+            Option<&BTreeMap<String, AttrDecl>>,
+            String,
+        ) = match subject {
+            Subject::User => (
+                BUILTIN_USER_ATTRS,
+                Some(&self.m.user_attributes),
+                "`user_attributes`".to_string(),
+            ),
             Subject::Resource => match resource {
-                Some(r) => (BUILTIN_RESOURCE_ATTRS, Some(&r.attributes), format!("the attributes of `{}`", r.key.text)),
+                Some(r) => (
+                    BUILTIN_RESOURCE_ATTRS,
+                    Some(&r.attributes),
+                    format!("the attributes of `{}`", r.key.text),
+                ),
                 None => return Err(()),
             },
             Subject::Tenant | Subject::Context => return Ok(None),
@@ -290,18 +347,29 @@ impl<'m> Validator<'m> {
                 let mut names: Vec<&str> = declared.keys().map(String::as_str).collect();
                 names.extend(builtins.iter().map(|(n, _)| *n));
                 self.push(
-                    Diagnostic::error("model::unknown-attribute", format!("unknown attribute `{}.{attr}`", subject.as_str()))
-                        .at(span)
-                        .label("not declared")
-                        .help(did_you_mean(attr, names.iter().copied())
-                            .unwrap_or_else(|| format!("declare it in {owner}"))),
+                    Diagnostic::error(
+                        "model::unknown-attribute",
+                        format!("unknown attribute `{}.{attr}`", subject.as_str()),
+                    )
+                    .at(span)
+                    .label("not declared")
+                    .help(
+                        did_you_mean(attr, names.iter().copied())
+                            .unwrap_or_else(|| format!("declare it in {owner}")),
+                    ),
                 );
                 Err(())
             }
         }
     }
 
-    fn condition(&mut self, c: &Condition, allowed: &[Subject], resource: Option<&Resource>, set: &str) {
+    fn condition(
+        &mut self,
+        c: &Condition,
+        allowed: &[Subject],
+        resource: Option<&Resource>,
+        set: &str,
+    ) {
         for leaf in c.leaves() {
             self.leaf(leaf, allowed, resource, set);
         }
@@ -311,9 +379,12 @@ impl<'m> Validator<'m> {
         if !allowed.contains(&leaf.subject) {
             let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
             self.push(
-                Diagnostic::error("model::condition-subject", format!("a {set} cannot test `{}` attributes", leaf.subject.as_str()))
-                    .at(leaf.key.span)
-                    .help(format!("{set} conditions test {}", names.join(", "))),
+                Diagnostic::error(
+                    "model::condition-subject",
+                    format!("a {set} cannot test `{}` attributes", leaf.subject.as_str()),
+                )
+                .at(leaf.key.span)
+                .help(format!("{set} conditions test {}", names.join(", "))),
             );
             return;
         }
@@ -325,11 +396,20 @@ impl<'m> Validator<'m> {
         }
     }
 
-    fn check(&mut self, leaf: &Leaf, ty: Option<AttrType>, check: &Check, resource: Option<&Resource>, set: &str) {
+    fn check(
+        &mut self,
+        leaf: &Leaf,
+        ty: Option<AttrType>,
+        check: &Check,
+        resource: Option<&Resource>,
+        set: &str,
+    ) {
         use serde_json::Value;
         let op = check.op;
         let mismatch = |what: String| {
-            Diagnostic::error("model::operator-type", what).at(check.span).label("operator")
+            Diagnostic::error("model::operator-type", what)
+                .at(check.span)
+                .label("operator")
         };
         // What the attribute must be for this operator.
         let needs = match op {
@@ -342,38 +422,59 @@ impl<'m> Validator<'m> {
             if need != have {
                 self.push(mismatch(format!(
                     "`{}` needs a {} attribute, but `{}` is a {}",
-                    op.as_str(), need.as_str(), leaf.key.text, have.as_str()
+                    op.as_str(),
+                    need.as_str(),
+                    leaf.key.text,
+                    have.as_str()
                 )));
                 return;
             }
         }
         match &check.value {
-            Operand::Ref { subject, attr, span } => {
+            Operand::Ref {
+                subject,
+                attr,
+                span,
+            } => {
                 if *subject == Subject::Resource && resource.is_none() {
                     self.push(
-                        Diagnostic::error("model::condition-subject", format!("a {set} cannot refer to `resource` attributes"))
-                            .at(*span),
+                        Diagnostic::error(
+                            "model::condition-subject",
+                            format!("a {set} cannot refer to `resource` attributes"),
+                        )
+                        .at(*span),
                     );
                     return;
                 }
-                let Ok(rty) = self.attr_type(*subject, attr, *span, resource) else { return };
+                let Ok(rty) = self.attr_type(*subject, attr, *span, resource) else {
+                    return;
+                };
                 let ok = match (op, ty, rty) {
                     (_, None, _) | (_, _, None) => true,
                     (Operator::In, _, Some(r)) => r == AttrType::Array,
                     (Operator::ArrayContains, _, _) => true,
-                    (Operator::ArraySubset | Operator::ArraySuperset | Operator::ArrayIntersect, _, Some(r)) => r == AttrType::Array,
+                    (
+                        Operator::ArraySubset | Operator::ArraySuperset | Operator::ArrayIntersect,
+                        _,
+                        Some(r),
+                    ) => r == AttrType::Array,
                     (_, Some(a), Some(r)) => a == r,
                 };
                 if !ok {
                     self.push(mismatch(format!(
                         "`{}` compares `{}` with `{}.{attr}` of another type",
-                        op.as_str(), leaf.key.text, subject.as_str()
+                        op.as_str(),
+                        leaf.key.text,
+                        subject.as_str()
                     )));
                 }
             }
             Operand::Value(v) => {
                 let value_ok = match op {
-                    Operator::In | Operator::ArraySubset | Operator::ArraySuperset | Operator::ArrayIntersect => {
+                    Operator::In
+                    | Operator::ArraySubset
+                    | Operator::ArraySuperset
+                    | Operator::ArrayIntersect => {
                         matches!(v, Value::Array(_))
                     }
                     o if o.is_ordering() => v.is_number(),
@@ -383,7 +484,10 @@ impl<'m> Validator<'m> {
                 };
                 if !value_ok {
                     let expected = match op {
-                        Operator::In | Operator::ArraySubset | Operator::ArraySuperset | Operator::ArrayIntersect => "a list".to_string(),
+                        Operator::In
+                        | Operator::ArraySubset
+                        | Operator::ArraySuperset
+                        | Operator::ArrayIntersect => "a list".to_string(),
                         o if o.is_ordering() => "a number".to_string(),
                         Operator::Contains => "a string".to_string(),
                         _ => format!("a {}", ty.map(|t| t.as_str()).unwrap_or("value")),
@@ -391,7 +495,12 @@ impl<'m> Validator<'m> {
                     self.push(
                         Diagnostic::error(
                             "model::operator-type",
-                            format!("`{}` on `{}` needs {expected}, found {}", op.as_str(), leaf.key.text, json_kind(v)),
+                            format!(
+                                "`{}` on `{}` needs {expected}, found {}",
+                                op.as_str(),
+                                leaf.key.text,
+                                json_kind(v)
+                            ),
                         )
                         .at(check.value_span)
                         .label(format!("expected {expected}")),
@@ -403,7 +512,12 @@ impl<'m> Validator<'m> {
 
     fn user_sets(&mut self) {
         for s in self.m.user_sets.values() {
-            self.condition(&s.conditions, &[Subject::User, Subject::Tenant, Subject::Context], None, "user set");
+            self.condition(
+                &s.conditions,
+                &[Subject::User, Subject::Tenant, Subject::Context],
+                None,
+                "user set",
+            );
         }
     }
 
@@ -413,31 +527,57 @@ impl<'m> Validator<'m> {
             if s.resource.is_some() && resource.is_none() {
                 continue;
             }
-            self.condition(&s.conditions, &[Subject::Resource, Subject::Tenant, Subject::Context], resource, "resource set");
+            self.condition(
+                &s.conditions,
+                &[Subject::Resource, Subject::Tenant, Subject::Context],
+                resource,
+                "resource set",
+            );
         }
     }
 
     fn rules(&mut self) {
         for rule in &self.m.condition_set_rules {
             if !self.m.user_sets.contains_key(&rule.user_set.text) {
-                let d = unknown("model::unknown-user-set", "user set", &rule.user_set, self.m.user_sets.keys().map(String::as_str).collect());
+                let d = unknown(
+                    "model::unknown-user-set",
+                    "user set",
+                    &rule.user_set,
+                    self.m.user_sets.keys().map(String::as_str).collect(),
+                );
                 self.push(d);
             }
             let set = self.m.resource_sets.get(&rule.resource_set.text);
             if set.is_none() {
-                let d = unknown("model::unknown-resource-set", "resource set", &rule.resource_set, self.m.resource_sets.keys().map(String::as_str).collect());
+                let d = unknown(
+                    "model::unknown-resource-set",
+                    "resource set",
+                    &rule.resource_set,
+                    self.m.resource_sets.keys().map(String::as_str).collect(),
+                );
                 self.push(d);
             }
-            let Some(r) = self.permission(&rule.permission) else { continue };
+            let Some(r) = self.permission(&rule.permission) else {
+                continue;
+            };
             if let Some(target) = set.and_then(|s| s.resource.as_ref()) {
                 if target.text != r.key.text {
                     self.push(
                         Diagnostic::error(
                             "model::rule-mismatch",
-                            format!("permission `{}` is on `{}` but resource set `{}` holds `{}`", rule.permission.text, r.key.text, rule.resource_set.text, target.text),
+                            format!(
+                                "permission `{}` is on `{}` but resource set `{}` holds `{}`",
+                                rule.permission.text,
+                                r.key.text,
+                                rule.resource_set.text,
+                                target.text
+                            ),
                         )
                         .at(rule.permission.span)
-                        .help(format!("use a `{}:<action>` permission or a resource set of `{}`", target.text, r.key.text)),
+                        .help(format!(
+                            "use a `{}:<action>` permission or a resource set of `{}`",
+                            target.text, r.key.text
+                        )),
                     );
                 }
             }
@@ -460,27 +600,46 @@ impl<'m> Validator<'m> {
         }
     }
 
-    fn stored_attrs(&mut self, attrs: &Attributes, decls: &BTreeMap<String, AttrDecl>, builtins: &[(&str, AttrType)], owner: &str) {
+    fn stored_attrs(
+        &mut self,
+        attrs: &Attributes,
+        decls: &BTreeMap<String, AttrDecl>,
+        builtins: &[(&str, AttrType)],
+        owner: &str,
+    ) {
         for a in attrs.values() {
             if builtins.iter().any(|(n, _)| *n == a.key.text) {
                 self.push(
-                    Diagnostic::error("model::builtin-attribute", format!("`{}` is built in and cannot be stored", a.key.text))
-                        .at(a.key.span),
+                    Diagnostic::error(
+                        "model::builtin-attribute",
+                        format!("`{}` is built in and cannot be stored", a.key.text),
+                    )
+                    .at(a.key.span),
                 );
                 continue;
             }
             match decls.get(&a.key.text) {
                 None => self.push(
-                    Diagnostic::error("model::unknown-attribute", format!("attribute `{}` is not declared in {owner}", a.key.text))
-                        .at(a.key.span)
-                        .label("not declared")
-                        .help(did_you_mean(&a.key.text, decls.keys().map(String::as_str))
-                            .unwrap_or_else(|| format!("declare it in {owner}"))),
+                    Diagnostic::error(
+                        "model::unknown-attribute",
+                        format!("attribute `{}` is not declared in {owner}", a.key.text),
+                    )
+                    .at(a.key.span)
+                    .label("not declared")
+                    .help(
+                        did_you_mean(&a.key.text, decls.keys().map(String::as_str))
+                            .unwrap_or_else(|| format!("declare it in {owner}")),
+                    ),
                 ),
                 Some(d) if !d.ty.admits(&a.value) => self.push(
                     Diagnostic::error(
                         "model::attribute-type",
-                        format!("attribute `{}` is declared {} but holds {}", a.key.text, d.ty.as_str(), json_kind(&a.value)),
+                        format!(
+                            "attribute `{}` is declared {} but holds {}",
+                            a.key.text,
+                            d.ty.as_str(),
+                            json_kind(&a.value)
+                        ),
                     )
                     .at(a.span)
                     .related(d.key.span, "declared"),
@@ -492,12 +651,18 @@ impl<'m> Validator<'m> {
 
     fn instance_type(&mut self, key: &Name) -> Option<&'m Resource> {
         match split_instance(&key.text) {
-            Some((ty, _)) => self.resource_named(&Name { text: ty.to_string(), span: key.span }),
+            Some((ty, _)) => self.resource_named(&Name {
+                text: ty.to_string(),
+                span: key.span,
+            }),
             None => {
                 self.push(
-                    Diagnostic::error("model::invalid-instance", format!("`{}` is not an instance reference", key.text))
-                        .at(key.span)
-                        .help("write `type:key`, e.g. `document:doc-1`"),
+                    Diagnostic::error(
+                        "model::invalid-instance",
+                        format!("`{}` is not an instance reference", key.text),
+                    )
+                    .at(key.span)
+                    .help("write `type:key`, e.g. `document:doc-1`"),
                 );
                 None
             }
@@ -506,14 +671,30 @@ impl<'m> Validator<'m> {
 
     fn users(&mut self, now_ns: i64) {
         for u in self.m.users.values() {
-            self.stored_attrs(&u.attributes, &self.m.user_attributes, BUILTIN_USER_ATTRS, "`user_attributes`");
+            self.stored_attrs(
+                &u.attributes,
+                &self.m.user_attributes,
+                BUILTIN_USER_ATTRS,
+                "`user_attributes`",
+            );
             for a in &u.roles {
                 match &a.scope {
                     Scope::Tenant(t) => {
                         self.tenant(t);
                         if !self.m.roles.contains_key(&a.role.text) {
-                            let mut d = unknown("model::unknown-role", "role", &a.role, self.m.roles.keys().map(String::as_str).collect());
-                            if d.help.is_none() && self.m.resources.values().any(|r| r.roles.contains_key(&a.role.text)) {
+                            let mut d = unknown(
+                                "model::unknown-role",
+                                "role",
+                                &a.role,
+                                self.m.roles.keys().map(String::as_str).collect(),
+                            );
+                            if d.help.is_none()
+                                && self
+                                    .m
+                                    .resources
+                                    .values()
+                                    .any(|r| r.roles.contains_key(&a.role.text))
+                            {
                                 d.help = Some(format!("`{}` is a resource role; assign it with `resource: \"type:key\"`", a.role.text));
                             }
                             self.push(d);
@@ -522,10 +703,21 @@ impl<'m> Validator<'m> {
                     Scope::Resource(inst) => {
                         if let Some(r) = self.instance_type(inst) {
                             if !r.roles.contains_key(&a.role.text) {
-                                let mut d = unknown("model::unknown-role", "role", &a.role, r.roles.keys().map(String::as_str).collect());
-                                d.message = format!("`{}` is not a role of resource `{}`", a.role.text, r.key.text);
+                                let mut d = unknown(
+                                    "model::unknown-role",
+                                    "role",
+                                    &a.role,
+                                    r.roles.keys().map(String::as_str).collect(),
+                                );
+                                d.message = format!(
+                                    "`{}` is not a role of resource `{}`",
+                                    a.role.text, r.key.text
+                                );
                                 if d.help.is_none() && self.m.roles.contains_key(&a.role.text) {
-                                    d.help = Some(format!("`{}` is a tenant role; assign it with `tenant: T`", a.role.text));
+                                    d.help = Some(format!(
+                                        "`{}` is a tenant role; assign it with `tenant: T`",
+                                        a.role.text
+                                    ));
                                 }
                                 self.push(d);
                             }
@@ -535,10 +727,16 @@ impl<'m> Validator<'m> {
                 if let Some(e) = &a.expires {
                     if e.until_ns <= now_ns {
                         self.push(
-                            Diagnostic::warning("model::expired", format!("assignment of `{}` to `{}` expired at `{}`", a.role.text, u.key.text, e.text))
-                                .at(e.span)
-                                .label("in the past")
-                                .help("it grants nothing; remove it, or extend `expires`"),
+                            Diagnostic::warning(
+                                "model::expired",
+                                format!(
+                                    "assignment of `{}` to `{}` expired at `{}`",
+                                    a.role.text, u.key.text, e.text
+                                ),
+                            )
+                            .at(e.span)
+                            .label("in the past")
+                            .help("it grants nothing; remove it, or extend `expires`"),
                         );
                     }
                 }
@@ -552,7 +750,12 @@ impl<'m> Validator<'m> {
                 self.tenant(t);
             }
             if let Some(r) = self.instance_type(&i.key) {
-                self.stored_attrs(&i.attributes, &r.attributes, BUILTIN_RESOURCE_ATTRS, &format!("the attributes of `{}`", r.key.text));
+                self.stored_attrs(
+                    &i.attributes,
+                    &r.attributes,
+                    BUILTIN_RESOURCE_ATTRS,
+                    &format!("the attributes of `{}`", r.key.text),
+                );
             }
         }
     }
@@ -560,11 +763,21 @@ impl<'m> Validator<'m> {
     fn relationships(&mut self) {
         for rel in &self.m.relationships {
             let subject = self.instance_type(&rel.subject);
-            let Some(object) = self.instance_type(&rel.object) else { continue };
+            let Some(object) = self.instance_type(&rel.object) else {
+                continue;
+            };
             match object.relations.get(&rel.relation.text) {
                 None => {
-                    let mut d = unknown("model::unknown-relation", "relation", &rel.relation, object.relations.keys().map(String::as_str).collect());
-                    d.message = format!("resource `{}` declares no relation `{}`", object.key.text, rel.relation.text);
+                    let mut d = unknown(
+                        "model::unknown-relation",
+                        "relation",
+                        &rel.relation,
+                        object.relations.keys().map(String::as_str).collect(),
+                    );
+                    d.message = format!(
+                        "resource `{}` declares no relation `{}`",
+                        object.key.text, rel.relation.text
+                    );
                     self.push(d);
                 }
                 Some(decl) => {
@@ -573,7 +786,14 @@ impl<'m> Validator<'m> {
                             self.push(
                                 Diagnostic::error(
                                     "model::relation-mismatch",
-                                    format!("the `{}` of a `{}` is a `{}`, but `{}` is a `{}`", decl.key.text, object.key.text, decl.target.text, rel.subject.text, s.key.text),
+                                    format!(
+                                        "the `{}` of a `{}` is a `{}`, but `{}` is a `{}`",
+                                        decl.key.text,
+                                        object.key.text,
+                                        decl.target.text,
+                                        rel.subject.text,
+                                        s.key.text
+                                    ),
                                 )
                                 .at(rel.subject.span)
                                 .related(decl.key.span, "relation declared"),

@@ -1,0 +1,158 @@
+//! Model -> Rego modules + data document. Pure: no files, git or network.
+//!
+//! Layout (SPEC section 3): `permit.root` is the entry point PDPs query; each source has its own
+//! package (`permit.rbac`, `permit.rebac`, `permit.abac`), `permit.query` holds facts about the
+//! query computed once per decision, and the model itself is data at `data.permit.model`.
+//! The Rego is mostly fixed text driven by keyed data; only ABAC conditions are generated code.
+//! Output is deterministic: the same model gives the same bytes.
+
+mod abac;
+pub mod data;
+pub mod literal;
+
+use crate::model::Model;
+use crate::source::SourceMap;
+use std::fmt::Write;
+
+/// Packages permit generates; custom Rego may not define them.
+pub const GENERATED_PACKAGES: &[&str] = &[
+    "permit.root",
+    "permit.query",
+    "permit.rbac",
+    "permit.rebac",
+    "permit.abac",
+    "permit.model",
+];
+
+/// One Rego module: its path inside the build output (and bundle) and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    pub path: String,
+    pub text: String,
+}
+
+/// The compiled policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compiled {
+    pub modules: Vec<Module>,
+    /// The data document (`{"permit": {"model": ...}}`).
+    pub data: serde_json::Value,
+}
+
+impl Compiled {
+    /// `data.json` as written to disk: compact, keys in a stable order.
+    pub fn data_json(&self) -> String {
+        serde_json::to_string(&self.data).unwrap_or_default()
+    }
+}
+
+/// Compiles a validated model. `custom` are the project's hand-written modules, included as is.
+pub fn compile(model: &Model, sources: &SourceMap, custom: Vec<Module>) -> Compiled {
+    let mut modules = vec![
+        Module {
+            path: "permit/root.rego".into(),
+            text: include_str!("rego/root.rego").into(),
+        },
+        Module {
+            path: "permit/query.rego".into(),
+            text: include_str!("rego/query.rego").into(),
+        },
+        Module {
+            path: "permit/rbac.rego".into(),
+            text: with_index(include_str!("rego/rbac.rego"), &rbac_index(model, sources)),
+        },
+        Module {
+            path: "permit/rebac.rego".into(),
+            text: with_index(
+                include_str!("rego/rebac.rego"),
+                &rebac_index(model, sources),
+            ),
+        },
+        Module {
+            path: "permit/abac.rego".into(),
+            text: abac_module(model, sources),
+        },
+    ];
+    modules.extend(custom);
+    Compiled {
+        modules,
+        data: data::build(model),
+    }
+}
+
+/// Appends an index of where the data-driven rules' inputs come from, as comments.
+fn with_index(template: &str, index: &str) -> String {
+    if index.is_empty() {
+        return template.to_string();
+    }
+    format!("{template}\n{index}")
+}
+
+fn rbac_index(m: &Model, sources: &SourceMap) -> String {
+    let mut out = String::new();
+    if !m.roles.is_empty() {
+        out.push_str("# Tenant roles in `data.permit.model.grants`:\n");
+    }
+    for (name, role) in &m.roles {
+        let _ = writeln!(
+            out,
+            "#   {} ({})",
+            name.escape_debug(),
+            abac::origin(sources, role.key.span)
+        );
+    }
+    out
+}
+
+fn rebac_index(m: &Model, sources: &SourceMap) -> String {
+    let mut out = String::new();
+    for (name, r) in m.resources.iter().filter(|(_, r)| !r.roles.is_empty()) {
+        if out.is_empty() {
+            out.push_str("# Resource roles in `data.permit.model.rebac`, by resource:\n");
+        }
+        let roles: Vec<String> = r
+            .roles
+            .keys()
+            .map(|k| k.escape_debug().to_string())
+            .collect();
+        let _ = writeln!(
+            out,
+            "#   {} ({}): {}",
+            name.escape_debug(),
+            abac::origin(sources, r.key.span),
+            roles.join(", ")
+        );
+    }
+    out
+}
+
+fn abac_module(m: &Model, sources: &SourceMap) -> String {
+    let mut out = String::from(include_str!("rego/abac_head.rego"));
+    for (i, (name, set)) in m.user_sets.iter().enumerate() {
+        abac::emit_set(
+            &mut out,
+            "user_set",
+            name,
+            &format!("us{i}"),
+            &set.conditions,
+            &abac::origin(sources, set.key.span),
+        );
+    }
+    for (i, (name, set)) in m.resource_sets.iter().enumerate() {
+        abac::emit_set(
+            &mut out,
+            "resource_set",
+            name,
+            &format!("rs{i}"),
+            &set.conditions,
+            &abac::origin(sources, set.key.span),
+        );
+    }
+    if m.user_sets.is_empty() {
+        out.push_str("\nuser_set(_) := false\n");
+    }
+    if m.resource_sets.is_empty() {
+        out.push_str("\nresource_set(_) := false\n");
+    }
+    out
+}

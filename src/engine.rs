@@ -1,0 +1,136 @@
+//! The one place that talks to regorus: load a compiled policy, evaluate decisions.
+//!
+//! An evaluation error on Rego we generated is our bug, and is reported as such.
+
+use crate::compile::Compiled;
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the embedded engine rejected module `{path}`: {message}")]
+    Load { path: String, message: String },
+    #[error("evaluation failed (a bug in permit's generated Rego, please report it): {0}")]
+    Eval(String),
+}
+
+/// One decision, as `data.permit.root` gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub allow: bool,
+    pub allowing_sources: Vec<String>,
+    pub reason: String,
+    pub abac_reason: String,
+    /// The whole `data.permit.root` document.
+    pub document: Value,
+}
+
+/// A loaded policy, ready to decide. Cloning is cheap enough to give each thread its own.
+#[derive(Clone)]
+pub struct Engine {
+    inner: regorus::Engine,
+}
+
+impl Engine {
+    pub fn new(compiled: &Compiled) -> Result<Self, EngineError> {
+        let mut inner = regorus::Engine::new();
+        inner.set_rego_v0(false);
+        for m in &compiled.modules {
+            inner
+                .add_policy(m.path.clone(), m.text.clone())
+                .map_err(|e| EngineError::Load {
+                    path: m.path.clone(),
+                    message: e.to_string(),
+                })?;
+        }
+        let data = regorus::Value::from(compiled.data.clone());
+        inner.add_data(data).map_err(|e| EngineError::Load {
+            path: "data.json".into(),
+            message: e.to_string(),
+        })?;
+        Ok(Engine { inner })
+    }
+
+    fn set_input(&mut self, input: &Value) {
+        self.inner.set_input(regorus::Value::from(input.clone()));
+    }
+
+    /// `data.permit.root.allow` alone: the fast path.
+    pub fn allow(&mut self, input: &Value) -> Result<bool, EngineError> {
+        self.set_input(input);
+        let v = self
+            .inner
+            .eval_rule("data.permit.root.allow".into())
+            .map_err(|e| EngineError::Eval(e.to_string()))?;
+        Ok(v == regorus::Value::Bool(true))
+    }
+
+    /// The whole `data.permit.root` document.
+    pub fn decide(&mut self, input: &Value) -> Result<Decision, EngineError> {
+        self.set_input(input);
+        let doc = self.eval_value("data.permit.root")?;
+        Ok(decision(doc))
+    }
+
+    /// Evaluates a query expression, e.g. `data.permit.abac.user_set("x")`; undefined is `None`.
+    pub fn query(&mut self, input: &Value, expr: &str) -> Result<Option<Value>, EngineError> {
+        self.set_input(input);
+        let results = self
+            .inner
+            .eval_query(expr.to_string(), false)
+            .map_err(|e| EngineError::Eval(e.to_string()))?;
+        let Some(first) = results.result.into_iter().next() else {
+            return Ok(None);
+        };
+        let Some(expr) = first.expressions.into_iter().next() else {
+            return Ok(None);
+        };
+        Ok(Some(to_json(&expr.value)?))
+    }
+
+    fn eval_value(&mut self, path: &str) -> Result<Value, EngineError> {
+        let results = self
+            .inner
+            .eval_query(path.to_string(), false)
+            .map_err(|e| EngineError::Eval(e.to_string()))?;
+        let v = results
+            .result
+            .into_iter()
+            .next()
+            .and_then(|r| r.expressions.into_iter().next())
+            .map(|e| e.value)
+            .ok_or_else(|| EngineError::Eval(format!("`{path}` is undefined")))?;
+        to_json(&v)
+    }
+}
+
+fn to_json(v: &regorus::Value) -> Result<Value, EngineError> {
+    let text = v
+        .to_json_str()
+        .map_err(|e| EngineError::Eval(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| EngineError::Eval(e.to_string()))
+}
+
+/// Reads the fields of the decision contract out of a `data.permit.root` document.
+pub fn decision(doc: Value) -> Decision {
+    let allow = doc.get("allow") == Some(&Value::Bool(true));
+    let mut allowing_sources: Vec<String> = doc
+        .get("allowing_sources")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    allowing_sources.sort();
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+    let reason = text(doc.pointer("/debug/reason"));
+    let abac_reason = text(doc.pointer("/debug/abac/reason"));
+    Decision {
+        allow,
+        allowing_sources,
+        reason,
+        abac_reason,
+        document: doc,
+    }
+}
