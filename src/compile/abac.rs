@@ -123,10 +123,7 @@ fn lower_leaf(leaf: &Leaf, body: &mut Body) {
 
 fn lower_check(x: &str, check: &Check, body: &mut Body) {
     let (v, v_type) = match &check.value {
-        Operand::Value(v) => (
-            serde_json::to_string(v).unwrap_or_else(|_| "null".into()),
-            Some(v),
-        ),
+        Operand::Value(v) => (super::literal::value(v), Some(v)),
         Operand::Ref { subject, attr, .. } => {
             let y = body.var('y');
             body.lines
@@ -136,8 +133,9 @@ fn lower_check(x: &str, check: &Check, body: &mut Body) {
     };
     // Type guards are skipped where the literal's type is known to satisfy them.
     let is = |f: &str, known: bool, what: &str, lines: &mut Vec<String>| {
-        if !known {
-            lines.push(format!("{f}({what})"));
+        let line = format!("{f}({what})");
+        if !known && !lines.contains(&line) {
+            lines.push(line);
         }
     };
     let lit_number = v_type.is_some_and(|v| v.is_number());

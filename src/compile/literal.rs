@@ -8,6 +8,26 @@ pub fn string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
+/// A JSON value as a Rego term, spaced the way `opa fmt` writes it (`[1, 2]`, `{"a": 1}`).
+pub fn value(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => string(s),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(value).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        Value::Object(map) => {
+            let parts: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", string(k), value(v)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,7 +65,11 @@ reason := "allow" if {
 } else := "user_not_synced" if {
 	not query.user
 } else := "no_user_roles" if {
-	not query.now < query.user.until
+	not holds_any_role
 } else := "no_role_in_tenant" if {
 	not rbac.any_role_in_tenant
 } else := "no_permission"
+
+# A helper rule, not `not query.now < query.user.until` inline: OPA treats a negated comparison
+# over an undefined reference as undefined, regorus as true (found by the differential test).
+holds_any_role if query.now < query.user.until

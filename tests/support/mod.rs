@@ -1,0 +1,86 @@
+//! Shared by integration tests: finding real OPA, a seeded PRNG, random models and queries.
+#![allow(dead_code)]
+
+pub mod random;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A real OPA binary: `$PERMIT_OPA`, `opa` on PATH, or the cache `scripts/provision-opa.sh` fills.
+/// When none runs: fails if `PERMIT_REQUIRE_OPA=1` or `CI` is set, else says loudly it skips.
+pub fn opa() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(p) = std::env::var_os("PERMIT_OPA") {
+        candidates.push(PathBuf::from(p));
+    }
+    candidates.push(PathBuf::from("opa"));
+    if let Some(home) = std::env::var_os("HOME") {
+        candidates.push(PathBuf::from(home).join(".cache/opa/opa"));
+    }
+    for c in candidates {
+        let ok = Command::new(&c)
+            .arg("version")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if ok {
+            return Some(c);
+        }
+    }
+    let required = std::env::var("PERMIT_REQUIRE_OPA").is_ok_and(|v| v == "1")
+        || std::env::var_os("CI").is_some();
+    assert!(
+        !required,
+        "real OPA is required (PERMIT_REQUIRE_OPA/CI) but none runs: run scripts/provision-opa.sh"
+    );
+    eprintln!(
+        "\n**** SKIPPED: no real OPA found; run scripts/provision-opa.sh or set PERMIT_OPA ****\n"
+    );
+    None
+}
+
+/// Evaluates many queries on real OPA in one `opa eval`, returning each `data.permit.root`
+/// reduced to the decision contract.
+pub fn opa_decide(
+    opa: &std::path::Path,
+    build_dir: &std::path::Path,
+    queries: &[serde_json::Value],
+) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.json");
+    std::fs::write(
+        &input,
+        serde_json::to_string(&serde_json::json!({"queries": queries})).unwrap(),
+    )
+    .unwrap();
+    let query = r#"[{"allow": d.allow, "sources": d.allowing_sources, "reason": d.debug.reason, "abac": d.debug.abac.reason} | some q in input.queries; d := data.permit.root with input as q]"#;
+    let out = Command::new(opa)
+        .args(["eval", "--format", "json", "-d"])
+        .arg(build_dir)
+        .arg("-i")
+        .arg(&input)
+        .arg(query)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "opa eval failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = v["result"][0]["expressions"][0]["value"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("opa gave no result: {v}"));
+    assert_eq!(
+        results.len(),
+        queries.len(),
+        "OPA dropped queries (an undefined root?)"
+    );
+    results
+}
+
+/// The same reduction of a regorus decision.
+pub fn reduce(d: &permit::engine::Decision) -> serde_json::Value {
+    serde_json::json!({"allow": d.allow, "sources": d.allowing_sources, "reason": d.reason, "abac": d.abac_reason})
+}
