@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[command(name = "permit", version, about, propagate_version = true)]
 pub struct Cli {
     /// Run as if permit was started in DIR.
-    #[arg(short = 'C', global = true, value_name = "DIR")]
+    #[arg(short = 'C', id = "chdir", global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
     /// Output format (each command lists the ones it supports).
