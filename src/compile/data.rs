@@ -5,7 +5,7 @@
 //! rather than in Rego:
 //! - tenant role grants, closed over `extends` and `*` (`grants[role][type][action]`);
 //! - every resource role a user holds, directly or derived through `granted_to` along
-//!   relationships (any depth, cycles safe), as `rebac[user]["type:key"][action] = until`.
+//!   relationships (any depth, cycles safe), as `rebac[user][type][key][action] = until`.
 //!
 //! Expiry stays a decision-time check: each grant carries `until`, the nanosecond (Unix epoch)
 //! at which it stops granting ([`NEVER`] for no expiry). A derived grant rests on one assignment,
@@ -203,20 +203,20 @@ fn users(m: &Model) -> Value {
     Value::Object(out)
 }
 
+/// `instances[type][key] = {tenant?, attributes}`: nested so the Rego looks an instance up by
+/// the query's `type` and `key` without building a `type:key` string.
 fn instances(m: &Model) -> Value {
-    Value::Object(
-        m.resource_instances
-            .iter()
-            .map(|(k, i)| {
-                let mut o = Map::new();
-                if let Some(t) = &i.tenant {
-                    o.insert("tenant".into(), json!(t.text));
-                }
-                o.insert("attributes".into(), attrs(&i.attributes));
-                (k.clone(), Value::Object(o))
-            })
-            .collect(),
-    )
+    let mut out: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
+    for (k, i) in &m.resource_instances {
+        let Some((ty, key)) = split_instance(k) else { continue };
+        let mut o = Map::new();
+        if let Some(t) = &i.tenant {
+            o.insert("tenant".into(), json!(t.text));
+        }
+        o.insert("attributes".into(), attrs(&i.attributes));
+        out.entry(ty).or_default().insert(key.to_string(), Value::Object(o));
+    }
+    serde_json::to_value(out).unwrap_or(Value::Null)
 }
 
 /// How one resource role on one instance leads to others.
@@ -344,8 +344,19 @@ pub fn rebac_grants(m: &Model) -> BTreeMap<&str, BTreeMap<&str, BTreeMap<String,
     out
 }
 
+/// `rebac[user][type][key][action] = until`, nested like `instances`.
 fn rebac(m: &Model) -> Value {
-    serde_json::to_value(rebac_grants(m)).unwrap_or(Value::Null)
+    let mut out: BTreeMap<&str, BTreeMap<&str, BTreeMap<&str, BTreeMap<String, i64>>>> =
+        BTreeMap::new();
+    for (user, by_instance) in rebac_grants(m) {
+        let slot = out.entry(user).or_default();
+        for (inst, actions) in by_instance {
+            if let Some((ty, key)) = split_instance(inst) {
+                slot.entry(ty).or_default().insert(key, actions);
+            }
+        }
+    }
+    serde_json::to_value(out).unwrap_or(Value::Null)
 }
 
 /// `abac_rules[type][action] = [[user_set, resource_set], ...]`, `*` expanded.

@@ -12,33 +12,62 @@ valid if {
 	is_string(input.resource.type)
 	input.resource.type != ""
 	is_string(input.action)
-	is_string(object.get(input.resource, "key", ""))
-	is_string(object.get(input.resource, "tenant", ""))
-	is_object(object.get(input.user, "attributes", {}))
-	is_object(object.get(input.resource, "attributes", {}))
-	is_object(object.get(input, "context", {}))
+	not malformed
+}
+
+# The checks a grant found through keyed lookups does not already imply: lookups by
+# `input.user.key`, `input.resource.type` and `input.action` only succeed for known strings.
+default well_formed := false
+
+well_formed if not malformed
+
+malformed if {
+	not is_object(input.user)
+}
+
+malformed if {
+	not is_object(input.resource)
+}
+
+malformed if {
+	key := input.resource.key
+	not is_string(key)
+}
+
+malformed if {
+	tenant := input.resource.tenant
+	not is_string(tenant)
+}
+
+malformed if {
+	attributes := input.user.attributes
+	not is_object(attributes)
+}
+
+malformed if {
+	attributes := input.resource.attributes
+	not is_object(attributes)
+}
+
+malformed if {
+	context := input.context
+	not is_object(context)
 }
 
 # The user as stored in the model (undefined for unknown users).
 user := model.users[input.user.key]
 
-# `type:key` of the instance the query is about (undefined for type-level queries).
-instance_key := concat(":", [input.resource.type, key]) if {
-	is_string(input.resource.type)
-	key := input.resource.key
-	is_string(key)
-	key != ""
-}
-
-# The instance as stored in the model (undefined when not listed).
-instance := model.instances[instance_key]
+# The instance as stored in the model (undefined when not listed or for type-level queries).
+instance := model.instances[input.resource.type][input.resource.key]
 
 # The decision's tenant: the stored instance's, else the query's, else `default`.
 tenant := t if {
 	t := instance.tenant
 } else := t if {
 	t := input.resource.tenant
-	is_string(t)
 } else := "default"
+
+# The user's roles in the decision's tenant: {role: until}.
+tenant_roles := user.tenants[tenant]
 
 now := time.now_ns()

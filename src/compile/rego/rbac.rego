@@ -9,23 +9,23 @@ import data.permit.query
 default allow := false
 
 allow if {
-	some role, until in query.user.tenants[query.tenant]
-	query.now < until
+	some role, until in query.tenant_roles
 	model.grants[role][input.resource.type][input.action]
+	query.now < until
 }
 
 # Whether the user holds any unexpired role in the decision's tenant.
 default any_role_in_tenant := false
 
 any_role_in_tenant if {
-	some until in query.user.tenants[query.tenant]
+	some until in query.tenant_roles
 	query.now < until
 }
 
 # `user.roles` for conditions: the unexpired tenant roles held in the decision's tenant,
 # including those reached through `extends`.
 roles contains role if {
-	some held, until in query.user.tenants[query.tenant]
+	some held, until in query.tenant_roles
 	query.now < until
 	some role in model.role_closure[held]
 }

@@ -10,19 +10,31 @@ import data.permit.rebac
 
 default allow := false
 
+# One body per source, cheapest first; the validity checks a source's keyed lookups do not
+# already imply run only once it has granted.
 allow if {
-	query.valid
-	granted
+	rbac.allow
+	query.well_formed
 	not custom_deny
 }
 
-granted if rbac.allow
+allow if {
+	rebac.allow
+	query.well_formed
+	not custom_deny
+}
 
-granted if rebac.allow
+allow if {
+	abac.allow
+	query.valid
+	not custom_deny
+}
 
-granted if abac.allow
-
-granted if custom_allow
+allow if {
+	custom_allow
+	query.valid
+	not custom_deny
+}
 
 custom_allow if data.permit.custom.allow == true
 
