@@ -106,12 +106,10 @@ pub fn parse(text: &str, file: FileId) -> Result<Node, Diagnostic> {
         nodes: 0,
     };
     for event in Parser::new_from_str(text) {
-        let (event, span) = event.map_err(|e| {
-            let m = e.marker();
-            Diagnostic::error("yaml::syntax", format!("invalid YAML: {}", e.info()))
-                .at(Span::new(file, m.line(), m.col(), 1))
-                .label("here")
-        })?;
+        let (event, span) = match event {
+            Ok(e) => e,
+            Err(e) => return Err(syntax_error(text, file, &builder, &e)),
+        };
         builder.event(event, span)?;
     }
     let mut docs = builder.docs;
@@ -128,6 +126,48 @@ pub fn parse(text: &str, file: FileId) -> Result<Node, Diagnostic> {
         .at(docs[1].span)
         .help("split the documents into separate files")),
     }
+}
+
+/// A scan error, pointed at its cause where we can tell: an unclosed `[` or `{` is reported at
+/// the bracket, not where the parser gave up; a position past the end is moved onto the text.
+fn syntax_error(text: &str, file: FileId, b: &Builder, e: &saphyr_parser::ScanError) -> Diagnostic {
+    let m = e.marker();
+    let lines = text.lines().count().max(1);
+    let char_at = |span: Span| {
+        text.lines()
+            .nth(span.line.saturating_sub(1) as usize)
+            .and_then(|l| l.chars().nth(span.col as usize))
+    };
+    let innermost = b.stack.last().map(|o| match o {
+        Open::Seq(_, s, _) | Open::Map(_, _, s, _) => *s,
+    });
+    if let Some(start) = innermost {
+        if let Some(open @ ('[' | '{')) = char_at(start) {
+            if (start.line as usize) < m.line() || m.line() > lines {
+                let close = if open == '[' { ']' } else { '}' };
+                return Diagnostic::error(
+                    "yaml::syntax",
+                    format!("invalid YAML: this `{open}` is never closed"),
+                )
+                .at(Span { len: 1, ..start })
+                .label("opened here")
+                .help(format!(
+                    "add the closing `{close}` (the parser gave up at line {}: {})",
+                    m.line().min(lines),
+                    e.info()
+                ));
+            }
+        }
+    }
+    let (line, col) = if m.line() > lines {
+        let last = text.lines().last().unwrap_or("");
+        (lines, last.chars().count())
+    } else {
+        (m.line(), m.col())
+    };
+    Diagnostic::error("yaml::syntax", format!("invalid YAML: {}", e.info()))
+        .at(Span::new(file, line, col, 1))
+        .label("here")
 }
 
 enum Open {

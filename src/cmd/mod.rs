@@ -90,10 +90,22 @@ pub fn print_errors(ctx: &Context, diags: &Diagnostics, sources: &SourceMap) {
 /// Prints an error that ended the command.
 pub fn report_error(ctx: &Context, e: &Error) {
     if let Error::Config { diags, sources } = e {
+        if ctx.format == Some(Format::Json) {
+            // CI bots reading JSON get the config problems too, in the `check` shape
+            let items: Vec<_> = diags.items.iter().map(|d| d.to_json(sources)).collect();
+            let out = serde_json::json!({
+                "ok": false,
+                "errors": diags.error_count(),
+                "warnings": diags.warning_count(),
+                "diagnostics": items,
+            });
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        }
         print_diagnostics(ctx, diags, sources);
         eprintln!(
-            "error: permit.yaml is invalid ({} problems)",
-            diags.error_count()
+            "error: permit.yaml is invalid ({} problem{})",
+            diags.error_count(),
+            if diags.error_count() == 1 { "" } else { "s" }
         );
         return;
     }

@@ -208,13 +208,17 @@ fn users(m: &Model) -> Value {
 fn instances(m: &Model) -> Value {
     let mut out: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
     for (k, i) in &m.resource_instances {
-        let Some((ty, key)) = split_instance(k) else { continue };
+        let Some((ty, key)) = split_instance(k) else {
+            continue;
+        };
         let mut o = Map::new();
         if let Some(t) = &i.tenant {
             o.insert("tenant".into(), json!(t.text));
         }
         o.insert("attributes".into(), attrs(&i.attributes));
-        out.entry(ty).or_default().insert(key.to_string(), Value::Object(o));
+        out.entry(ty)
+            .or_default()
+            .insert(key.to_string(), Value::Object(o));
     }
     serde_json::to_value(out).unwrap_or(Value::Null)
 }

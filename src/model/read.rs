@@ -539,10 +539,12 @@ impl<'d> Reader<'d> {
                 return None;
             }
         };
-        let expires = match f.get("expires").filter(|n| !n.is_null()) {
-            Some(n) => Some(self.expiry(n)?),
-            None => None,
-        };
+        // An unreadable `expires` is reported; the assignment is still read so that its role
+        // and scope are checked in the same run.
+        let expires = f
+            .get("expires")
+            .filter(|n| !n.is_null())
+            .and_then(|n| self.expiry(n));
         Some(Assignment {
             span: node.span,
             role,
