@@ -164,3 +164,89 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `permit build` output loaded into a real OPA server answers the example's decision tests
+/// exactly as `permit eval` does: every query of tests/documents.yaml from `permit init` is in
+/// the set (its users x resources x actions, plus its attribute and tenant cases).
+#[test]
+fn init_example_on_an_opa_server_matches_permit_eval() {
+    let Some(opa) = support::opa() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin!("permit");
+    let ok = std::process::Command::new(bin)
+        .arg("init")
+        .arg(tmp.path().join("demo"))
+        .args(["--no-git", "-q"])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let demo = tmp.path().join("demo");
+    let ok = std::process::Command::new(bin)
+        .arg("-C")
+        .arg(&demo)
+        .args(["build", "-q", "--out", "build"])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let server = support::OpaServer::start(&opa, &[&demo.join("build")]);
+    let mut checked = 0;
+    for case in example_queries() {
+        let out = std::process::Command::new(bin)
+            .arg("-C")
+            .arg(&demo)
+            .args(["--format", "json", "eval", "--input", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin
+                    .take()
+                    .unwrap()
+                    .write_all(case.to_string().as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "permit eval failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ours = permit::engine::decision(serde_json::from_slice(&out.stdout).unwrap());
+        let theirs = permit::engine::decision(server.decide(&case));
+        assert_eq!(
+            support::reduce(&ours),
+            support::reduce(&theirs),
+            "query {case}"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 20,
+        "only {checked} queries from the example tests"
+    );
+}
+
+/// A superset of the queries the example's test file describes.
+fn example_queries() -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let users = ["alice", "bob", "carol", "dave", "erin", "mallory"];
+    let resources = [
+        "document:roadmap",
+        "document:launch",
+        "document:salaries",
+        "folder:engineering",
+        "spaceship",
+    ];
+    for u in users {
+        for r in resources {
+            for a in ["read", "create", "update", "delete", "fly"] {
+                out.push(permit::query::build(u, a, r, Some("acme")));
+            }
+        }
+    }
+    out.push(serde_json::json!({"user": {"key": "dave", "attributes": {"department": "engineering", "clearance": 3}}, "action": "read", "resource": {"type": "document", "key": "launch", "tenant": "acme"}}));
+    out.push(serde_json::json!({"user": {"key": "carol"}, "action": "delete", "resource": {"type": "document", "key": "plans", "tenant": "globex"}}));
+    out.push(serde_json::json!({"user": {"key": "alice"}, "action": "delete", "resource": {"type": "document", "key": "roadmap", "attributes": {"legal_hold": true}}}));
+    out
+}

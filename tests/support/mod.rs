@@ -84,3 +84,95 @@ pub fn opa_decide(
 pub fn reduce(d: &permit::engine::Decision) -> serde_json::Value {
     serde_json::json!({"allow": d.allow, "sources": d.allowing_sources, "reason": d.reason, "abac": d.abac_reason})
 }
+
+/// A real OPA server on 127.0.0.1, stopped (by pid) when dropped.
+pub struct OpaServer {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl OpaServer {
+    /// Starts `opa run --server` with `paths` loaded and waits until `/health` answers.
+    pub fn start(opa: &std::path::Path, paths: &[&std::path::Path]) -> OpaServer {
+        let port = free_port();
+        let mut cmd = Command::new(opa);
+        cmd.args([
+            "run",
+            "--server",
+            "--disable-telemetry",
+            "--log-level",
+            "error",
+            "--addr",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(paths)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+        let child = cmd.spawn().expect("start opa");
+        let server = OpaServer { child, port };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok((200, _)) = server.request("GET", "/health", None) {
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("opa server did not become healthy on port {port}");
+    }
+
+    /// A plain HTTP/1.1 request; returns the status and body.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> std::io::Result<(u16, String)> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port))?;
+        let body = body.unwrap_or("");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut out = String::new();
+        s.read_to_string(&mut out)?;
+        let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let body = out
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        // OPA answers small bodies unchunked with Connection: close
+        Ok((status, body))
+    }
+
+    /// `POST /v1/data/permit/root` with `input`: the decision document.
+    pub fn decide(&self, input: &serde_json::Value) -> serde_json::Value {
+        let (status, body) = self
+            .request(
+                "POST",
+                "/v1/data/permit/root",
+                Some(&serde_json::json!({"input": input}).to_string()),
+            )
+            .unwrap();
+        assert_eq!(status, 200, "opa answered {status}: {body}");
+        let v: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        v["result"].clone()
+    }
+}
+
+impl Drop for OpaServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
