@@ -52,4 +52,5 @@ pub enum Command {
     Schema(crate::cmd::schema::SchemaArgs),
     Build(crate::cmd::build::BuildArgs),
     Eval(crate::cmd::eval::EvalArgs),
+    Test(crate::cmd::test::TestArgs),
 }

@@ -54,6 +54,51 @@ impl Engine {
         self.inner.set_input(regorus::Value::from(input.clone()));
     }
 
+    /// Bounds the wall time of each evaluation (loops in hand-written Rego end as errors).
+    pub fn set_time_limit(&mut self, limit: std::time::Duration) {
+        self.inner
+            .set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+                limit,
+                check_interval: std::num::NonZeroU32::MIN,
+            });
+    }
+
+    /// Evaluates a rule by path with the current input; undefined is `None`.
+    pub fn rule(&mut self, path: &str) -> Result<Option<Value>, EngineError> {
+        let v = self
+            .inner
+            .eval_rule(path.to_string())
+            .map_err(|e| EngineError::Eval(e.to_string()))?;
+        if v == regorus::Value::Undefined {
+            return Ok(None);
+        }
+        Ok(Some(to_json(&v)?))
+    }
+
+    /// Turns on line coverage of evaluated Rego.
+    pub fn enable_coverage(&mut self) {
+        self.inner.set_enable_coverage(true);
+    }
+
+    /// Lines evaluated and not, per module: `(path, covered, not_covered)`.
+    pub fn coverage(&self) -> Vec<(String, Vec<u32>, Vec<u32>)> {
+        self.inner
+            .get_coverage_report()
+            .map(|r| {
+                r.files
+                    .into_iter()
+                    .map(|f| {
+                        (
+                            f.path,
+                            f.covered.into_iter().collect(),
+                            f.not_covered.into_iter().collect(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// `data.permit.root.allow` alone: the fast path.
     pub fn allow(&mut self, input: &Value) -> Result<bool, EngineError> {
         self.set_input(input);

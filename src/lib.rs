@@ -23,6 +23,7 @@ pub mod project;
 pub mod query;
 pub mod schema;
 pub mod source;
+pub mod testing;
 pub mod yaml;
 
 pub use error::Error;

@@ -5,6 +5,7 @@ pub mod check;
 pub mod eval;
 pub mod init;
 pub mod schema;
+pub mod test;
 
 use crate::cli::{ColorChoice, Command, Format};
 use crate::diagnostics::{Diagnostics, Renderer};
@@ -60,6 +61,7 @@ pub fn run(ctx: &Context, command: Command) -> Result<u8, Error> {
         Command::Schema(args) => schema::run(ctx, args),
         Command::Build(args) => build::run(ctx, args),
         Command::Eval(args) => eval::run(ctx, args),
+        Command::Test(args) => test::run(ctx, args),
     }
 }
 
