@@ -42,7 +42,10 @@ impl Engine {
                     message: e.to_string(),
                 })?;
         }
-        let data = regorus::Value::from(compiled.data.clone());
+        let data = regorus::Value::from_json_str(&compiled.data).map_err(|e| EngineError::Load {
+            path: "data.json".into(),
+            message: e.to_string(),
+        })?;
         inner.add_data(data).map_err(|e| EngineError::Load {
             path: "data.json".into(),
             message: e.to_string(),

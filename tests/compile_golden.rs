@@ -19,7 +19,7 @@ fn build(case: &Path) -> BTreeMap<String, String> {
         .iter()
         .map(|m| (m.path.clone(), m.text.clone()))
         .collect();
-    files.insert("data.json".into(), compiled.data_json());
+    files.insert("data.json".into(), compiled.data_json().to_string());
     files
 }
 

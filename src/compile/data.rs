@@ -1,52 +1,26 @@
 //! The data document: the model as keyed objects, with derived roles materialized.
 //!
 //! Decisions must not slow down as the directory grows, so every lookup the Rego makes is a key
-//! lookup: users by key, roles by name, instances by `type:key`. Two things are precomputed here
-//! rather than in Rego:
-//! - tenant role grants, closed over `extends` and `*` (`grants[role][type][action]`);
-//! - every resource role a user holds, directly or derived through `granted_to` along
-//!   relationships (any depth, cycles safe), as `rebac[user][type][key][action] = until`.
+//! lookup: users by key, roles by name, instances by type then key. Two things are precomputed
+//! here rather than in Rego:
+//! - role grants closed over `extends` and `*`: `grants[role][type][action]` for tenant roles,
+//!   `resource_grants[type][role][action]` for resource roles;
+//! - every resource role a user holds on an instance, directly or derived through `granted_to`
+//!   along relationships (any depth, cycles safe): `rebac[user][type][key][role] = until`.
 //!
 //! Expiry stays a decision-time check: each grant carries `until`, the nanosecond (Unix epoch)
-//! at which it stops granting ([`NEVER`] for no expiry). A derived grant rests on one assignment,
-//! so it holds while that assignment does; several paths to one grant keep the latest `until`.
+//! at which it stops granting ([`NEVER`] for no expiry). A derived role rests on one assignment,
+//! so it holds while that assignment does; several paths to one role keep the latest `until`.
+//!
+//! The document is serialized straight from borrowed model data (no intermediate JSON tree):
+//! on the large synthetic model it is tens of megabytes.
 
-use crate::model::{split_instance, Model, Scope, DEFAULT_TENANT};
-use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use crate::model::{split_instance, Attributes, Model, Scope, DEFAULT_TENANT};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 /// `until` of an assignment without expiry (i64::MAX ns: the year 2262).
 pub const NEVER: i64 = i64::MAX;
-
-type ActionSet = BTreeSet<String>;
-
-/// Every action `role` grants on its own resource type, through `extends` and `*`.
-fn resource_role_actions(
-    model: &Model,
-    ty: &str,
-    role: &str,
-    memo: &mut HashMap<(String, String), ActionSet>,
-) -> ActionSet {
-    if let Some(a) = memo.get(&(ty.to_string(), role.to_string())) {
-        return a.clone();
-    }
-    let mut out = ActionSet::new();
-    if let Some(r) = model.resources.get(ty) {
-        for held in role_closure(role, |n| r.roles.get(n).map(|x| &x.extends)) {
-            if let Some(def) = r.roles.get(&held) {
-                for p in &def.permissions {
-                    if p.text == "*" {
-                        out.extend(r.actions.keys().cloned());
-                    } else {
-                        out.insert(p.text.clone());
-                    }
-                }
-            }
-        }
-    }
-    memo.insert((ty.to_string(), role.to_string()), out.clone());
-    out
-}
 
 /// `role` and every role it reaches through `extends` (cycle safe), sorted.
 pub fn role_closure<'a, F>(role: &str, extends: F) -> BTreeSet<String>
@@ -66,169 +40,215 @@ where
     seen
 }
 
-/// Builds `data.permit.model`.
-pub fn build(model: &Model) -> Value {
-    let mut root = Map::new();
-    root.insert("resources".into(), resources(model));
-    root.insert("grants".into(), tenant_grants(model));
-    root.insert("role_closure".into(), tenant_role_closure(model));
-    root.insert("tenants".into(), tenants(model));
-    root.insert("users".into(), users(model));
-    root.insert("instances".into(), instances(model));
-    root.insert("rebac".into(), rebac(model));
-    root.insert("abac_rules".into(), abac_rules(model));
-    json!({ "permit": { "model": Value::Object(root) } })
+type Set<'a> = BTreeMap<&'a str, bool>;
+
+#[derive(serde::Serialize)]
+struct Doc<'a> {
+    permit: Permit<'a>,
 }
 
-fn resources(m: &Model) -> Value {
-    Value::Object(
-        m.resources
-            .iter()
-            .map(|(k, r)| {
-                let actions: Map<String, Value> = r
-                    .actions
-                    .keys()
-                    .map(|a| (a.clone(), Value::Bool(true)))
-                    .collect();
-                (k.clone(), Value::Object(actions))
-            })
-            .collect(),
-    )
+#[derive(serde::Serialize)]
+struct Permit<'a> {
+    model: Data<'a>,
 }
 
-fn tenant_grants(m: &Model) -> Value {
-    let mut out = Map::new();
+#[derive(serde::Serialize)]
+struct Data<'a> {
+    resources: BTreeMap<&'a str, Set<'a>>,
+    grants: BTreeMap<&'a str, BTreeMap<&'a str, Set<'a>>>,
+    resource_grants: BTreeMap<&'a str, BTreeMap<&'a str, Set<'a>>>,
+    role_closure: BTreeMap<&'a str, Vec<String>>,
+    tenants: BTreeMap<&'a str, AttrsOnly<'a>>,
+    users: BTreeMap<&'a str, UserData<'a>>,
+    instances: BTreeMap<&'a str, BTreeMap<&'a str, InstanceData<'a>>>,
+    rebac: Rebac<'a>,
+    abac_rules: BTreeMap<&'a str, BTreeMap<&'a str, Vec<[&'a str; 2]>>>,
+}
+
+/// Stored attributes, serialized as `{name: value}`.
+struct Attrs<'a>(Option<&'a Attributes>);
+
+impl Serialize for Attrs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(self.0.map(|a| a.len()))?;
+        for (k, v) in self.0.into_iter().flatten() {
+            map.serialize_entry(k, &v.value)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(serde::Serialize)]
+struct AttrsOnly<'a> {
+    attributes: Attrs<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct UserData<'a> {
+    attributes: Attrs<'a>,
+    tenants: BTreeMap<&'a str, BTreeMap<&'a str, i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    until: Option<i64>,
+}
+
+#[derive(serde::Serialize)]
+struct InstanceData<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant: Option<&'a str>,
+    attributes: Attrs<'a>,
+}
+
+/// `rebac[user][type][key][role] = until`
+type Rebac<'a> = BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<&'a str, i64>>>>;
+
+/// Builds `data.json`: `{"permit": {"model": ...}}`.
+pub fn build(model: &Model) -> String {
+    let doc = Doc {
+        permit: Permit {
+            model: Data {
+                resources: resources(model),
+                grants: tenant_grants(model),
+                resource_grants: resource_grants(model),
+                role_closure: tenant_role_closure(model),
+                tenants: tenants(model),
+                users: users(model),
+                instances: instances(model),
+                rebac: rebac(model),
+                abac_rules: abac_rules(model),
+            },
+        },
+    };
+    serde_json::to_string(&doc).unwrap_or_default()
+}
+
+fn resources(m: &Model) -> BTreeMap<&str, Set<'_>> {
+    m.resources
+        .iter()
+        .map(|(k, r)| (k.as_str(), r.actions.keys().map(|a| (a.as_str(), true)).collect()))
+        .collect()
+}
+
+fn tenant_grants(m: &Model) -> BTreeMap<&str, BTreeMap<&str, Set<'_>>> {
+    let mut out = BTreeMap::new();
     for name in m.roles.keys() {
-        let mut by_type: BTreeMap<String, ActionSet> = BTreeMap::new();
+        let mut by_type: BTreeMap<&str, Set<'_>> = BTreeMap::new();
         for held in role_closure(name, |n| m.roles.get(n).map(|r| &r.extends)) {
-            let Some(role) = m.roles.get(&held) else {
-                continue;
-            };
+            let Some(role) = m.roles.get(&held) else { continue };
             for p in &role.permissions {
-                let Some((ty, action)) = p.text.split_once(':') else {
-                    continue;
-                };
-                let Some(res) = m.resources.get(ty) else {
-                    continue;
-                };
-                let set = by_type.entry(ty.to_string()).or_default();
+                let Some((ty, action)) = p.text.split_once(':') else { continue };
+                let Some((ty, res)) = m.resources.get_key_value(ty) else { continue };
+                let set = by_type.entry(ty.as_str()).or_default();
                 if action == "*" {
-                    set.extend(res.actions.keys().cloned());
-                } else {
-                    set.insert(action.to_string());
+                    set.extend(res.actions.keys().map(|a| (a.as_str(), true)));
+                } else if let Some((a, _)) = res.actions.get_key_value(action) {
+                    set.insert(a.as_str(), true);
                 }
             }
         }
-        out.insert(name.clone(), nested_sets(by_type));
+        out.insert(name.as_str(), by_type);
     }
-    Value::Object(out)
+    out
 }
 
-fn nested_sets(by_type: BTreeMap<String, ActionSet>) -> Value {
-    Value::Object(
-        by_type
-            .into_iter()
-            .map(|(ty, actions)| {
-                let set: Map<String, Value> = actions
-                    .into_iter()
-                    .map(|a| (a, Value::Bool(true)))
-                    .collect();
-                (ty, Value::Object(set))
-            })
-            .collect(),
-    )
+fn resource_grants(m: &Model) -> BTreeMap<&str, BTreeMap<&str, Set<'_>>> {
+    let mut out = BTreeMap::new();
+    for (ty, r) in &m.resources {
+        let mut by_role = BTreeMap::new();
+        for name in r.roles.keys() {
+            let mut set: Set<'_> = BTreeMap::new();
+            for held in role_closure(name, |n| r.roles.get(n).map(|x| &x.extends)) {
+                let Some(def) = r.roles.get(&held) else { continue };
+                for p in &def.permissions {
+                    if p.text == "*" {
+                        set.extend(r.actions.keys().map(|a| (a.as_str(), true)));
+                    } else if let Some((a, _)) = r.actions.get_key_value(&p.text) {
+                        set.insert(a.as_str(), true);
+                    }
+                }
+            }
+            by_role.insert(name.as_str(), set);
+        }
+        if !by_role.is_empty() {
+            out.insert(ty.as_str(), by_role);
+        }
+    }
+    out
 }
 
-fn tenant_role_closure(m: &Model) -> Value {
-    Value::Object(
-        m.roles
-            .keys()
-            .map(|name| {
-                let all = role_closure(name, |n| m.roles.get(n).map(|r| &r.extends));
-                (name.clone(), json!(all.into_iter().collect::<Vec<_>>()))
-            })
-            .collect(),
-    )
+fn tenant_role_closure(m: &Model) -> BTreeMap<&str, Vec<String>> {
+    m.roles
+        .keys()
+        .map(|name| {
+            let all = role_closure(name, |n| m.roles.get(n).map(|r| &r.extends));
+            (name.as_str(), all.into_iter().collect())
+        })
+        .collect()
 }
 
-fn attrs(a: &crate::model::Attributes) -> Value {
-    Value::Object(
-        a.iter()
-            .map(|(k, v)| (k.clone(), v.value.clone()))
-            .collect(),
-    )
-}
-
-fn tenants(m: &Model) -> Value {
-    let mut out: Map<String, Value> = m
+fn tenants(m: &Model) -> BTreeMap<&str, AttrsOnly<'_>> {
+    let mut out: BTreeMap<&str, AttrsOnly<'_>> = m
         .tenants
         .iter()
-        .map(|(k, t)| (k.clone(), json!({ "attributes": attrs(&t.attributes) })))
+        .map(|(k, t)| (k.as_str(), AttrsOnly { attributes: Attrs(Some(&t.attributes)) }))
         .collect();
-    out.entry(DEFAULT_TENANT.to_string())
-        .or_insert_with(|| json!({ "attributes": {} }));
-    Value::Object(out)
+    out.entry(DEFAULT_TENANT).or_insert(AttrsOnly { attributes: Attrs(None) });
+    out
 }
 
 fn until(a: &crate::model::Assignment) -> i64 {
     a.expires.as_ref().map(|e| e.until_ns).unwrap_or(NEVER)
 }
 
-fn users(m: &Model) -> Value {
-    let mut out = Map::new();
-    for (key, u) in &m.users {
-        let mut tenants: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
-        let mut latest: Option<i64> = None;
-        for a in &u.roles {
-            let t = until(a);
-            latest = Some(latest.map_or(t, |l| l.max(t)));
-            if let Scope::Tenant(tenant) = &a.scope {
-                let slot = tenants
-                    .entry(&tenant.text)
-                    .or_default()
-                    .entry(&a.role.text)
-                    .or_insert(t);
-                *slot = (*slot).max(t);
+fn users(m: &Model) -> BTreeMap<&str, UserData<'_>> {
+    m.users
+        .iter()
+        .map(|(key, u)| {
+            let mut tenants: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
+            let mut latest: Option<i64> = None;
+            for a in &u.roles {
+                let t = until(a);
+                latest = Some(latest.map_or(t, |l| l.max(t)));
+                if let Scope::Tenant(tenant) = &a.scope {
+                    let slot = tenants.entry(&tenant.text).or_default().entry(&a.role.text).or_insert(t);
+                    *slot = (*slot).max(t);
+                }
             }
-        }
-        let mut user = Map::new();
-        user.insert("attributes".into(), attrs(&u.attributes));
-        user.insert("tenants".into(), json!(tenants));
-        if let Some(l) = latest {
-            // the last moment any assignment still holds: `no_user_roles` after it
-            user.insert("until".into(), json!(l));
-        }
-        out.insert(key.clone(), Value::Object(user));
-    }
-    Value::Object(out)
+            (
+                key.as_str(),
+                UserData {
+                    attributes: Attrs(Some(&u.attributes)),
+                    tenants,
+                    // the last moment any assignment still holds: `no_user_roles` after it
+                    until: latest,
+                },
+            )
+        })
+        .collect()
 }
 
 /// `instances[type][key] = {tenant?, attributes}`: nested so the Rego looks an instance up by
 /// the query's `type` and `key` without building a `type:key` string.
-fn instances(m: &Model) -> Value {
-    let mut out: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
+fn instances(m: &Model) -> BTreeMap<&str, BTreeMap<&str, InstanceData<'_>>> {
+    let mut out: BTreeMap<&str, BTreeMap<&str, InstanceData<'_>>> = BTreeMap::new();
     for (k, i) in &m.resource_instances {
-        let Some((ty, key)) = split_instance(k) else {
-            continue;
-        };
-        let mut o = Map::new();
-        if let Some(t) = &i.tenant {
-            o.insert("tenant".into(), json!(t.text));
-        }
-        o.insert("attributes".into(), attrs(&i.attributes));
-        out.entry(ty)
-            .or_default()
-            .insert(key.to_string(), Value::Object(o));
+        let Some((ty, key)) = split_instance(k) else { continue };
+        out.entry(ty).or_default().insert(
+            key,
+            InstanceData {
+                tenant: i.tenant.as_ref().map(|t| t.text.as_str()),
+                attributes: Attrs(Some(&i.attributes)),
+            },
+        );
     }
-    serde_json::to_value(out).unwrap_or(Value::Null)
+    out
 }
 
-/// How one resource role on one instance leads to others.
+/// How holding one resource role on one instance leads to others.
 struct Graph<'m> {
-    /// (type, role) -> roles it reaches through `extends` (including itself)
+    /// (type, role) -> roles it reaches through `extends` (itself first)
     extends: HashMap<(&'m str, &'m str), Vec<&'m str>>,
     /// (type A, role R) -> [(relation, type D, role E)]: holding R on `a` gives E on every `d`
-    /// whose `relation` is `a`.
+    /// of type D whose `relation` is `a`.
     derive: HashMap<(&'m str, &'m str), Vec<(&'m str, &'m str, &'m str)>>,
     /// (subject instance, relation) -> objects
     related: HashMap<(&'m str, &'m str), Vec<&'m str>>,
@@ -257,11 +277,7 @@ impl<'m> Graph<'m> {
                     derive
                         .entry((g.on_resource.text.as_str(), g.role.text.as_str()))
                         .or_default()
-                        .push((
-                            g.linked_by_relation.text.as_str(),
-                            ty.as_str(),
-                            name.as_str(),
-                        ));
+                        .push((g.linked_by_relation.text.as_str(), ty.as_str(), name.as_str()));
                 }
             }
         }
@@ -272,41 +288,36 @@ impl<'m> Graph<'m> {
                 .or_default()
                 .push(rel.object.text.as_str());
         }
-        Graph {
-            extends,
-            derive,
-            related,
-        }
+        Graph { extends, derive, related }
     }
 
-    /// Every (instance, role) reached from holding `role` on `inst`, the start included.
-    fn reach(&self, inst: &'m str, role: &'m str, out: &mut Vec<(&'m str, &'m str)>) {
-        let mut seen: std::collections::HashSet<(&str, &str)> = Default::default();
+    /// The roles held, as assigned or derived (not through `extends`, which `resource_grants`
+    /// already closes over), starting from `role` on `inst`. `seen` keeps (instance, role)
+    /// pairs already explored, including those reached through `extends`.
+    fn reach(
+        &self,
+        inst: &'m str,
+        role: &'m str,
+        seen: &mut HashSet<(&'m str, &'m str)>,
+        out: &mut Vec<(&'m str, &'m str)>,
+    ) {
         let mut todo = VecDeque::from([(inst, role)]);
         while let Some((i, r)) = todo.pop_front() {
-            let Some((ty, _)) = split_instance(i) else {
+            let Some((ty, _)) = split_instance(i) else { continue };
+            if seen.contains(&(i, r)) {
                 continue;
-            };
+            }
+            out.push((i, r));
             let held: &[&str] = self.extends.get(&(ty, r)).map(Vec::as_slice).unwrap_or(&[]);
-            let held = if held.is_empty() {
-                std::slice::from_ref(&r)
-            } else {
-                held
-            };
+            let held = if held.is_empty() { std::slice::from_ref(&r) } else { held };
             for &h in held {
                 if !seen.insert((i, h)) {
                     continue;
                 }
-                out.push((i, h));
-                let Some(rules) = self.derive.get(&(ty, h)) else {
-                    continue;
-                };
+                let Some(rules) = self.derive.get(&(ty, h)) else { continue };
                 for &(relation, derived_ty, derived) in rules {
-                    let Some(objects) = self.related.get(&(i, relation)) else {
-                        continue;
-                    };
+                    let Some(objects) = self.related.get(&(i, relation)) else { continue };
                     for &o in objects {
-                        // the derivation is declared on the object's type
                         let ok = split_instance(o).is_some_and(|(oty, _)| oty == derived_ty);
                         if ok && !seen.contains(&(o, derived)) {
                             todo.push_back((o, derived));
@@ -318,61 +329,62 @@ impl<'m> Graph<'m> {
     }
 }
 
-/// Materialized ReBAC: `rebac[user]["type:key"][action] = until`.
-pub fn rebac_grants(m: &Model) -> BTreeMap<&str, BTreeMap<&str, BTreeMap<String, i64>>> {
+/// Materialized ReBAC, computed on all cores: `rebac[user][type][key][role] = until`.
+fn rebac(m: &Model) -> Rebac<'_> {
     let graph = Graph::new(m);
-    let mut memo = HashMap::new();
-    let mut out: BTreeMap<&str, BTreeMap<&str, BTreeMap<String, i64>>> = BTreeMap::new();
-    let mut reached = Vec::new();
-    for (key, u) in &m.users {
-        for a in &u.roles {
-            let Scope::Resource(inst) = &a.scope else {
-                continue;
-            };
-            let t = until(a);
-            reached.clear();
-            graph.reach(&inst.text, &a.role.text, &mut reached);
-            for &(i, role) in &reached {
-                let Some((ty, _)) = split_instance(i) else {
-                    continue;
-                };
-                let actions = resource_role_actions(m, ty, role, &mut memo);
-                let slot = out.entry(key.as_str()).or_default().entry(i).or_default();
-                for action in actions {
-                    let e = slot.entry(action).or_insert(t);
-                    *e = (*e).max(t);
-                }
-            }
-        }
+    let users: Vec<&crate::model::User> = m
+        .users
+        .values()
+        .filter(|u| u.roles.iter().any(|a| matches!(a.scope, Scope::Resource(_))))
+        .collect();
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let chunk = users.len().div_ceil(workers).max(1);
+    let graph = &graph;
+    let parts: Vec<Rebac<'_>> = std::thread::scope(|s| {
+        let handles: Vec<_> = users
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut out: Rebac<'_> = BTreeMap::new();
+                    let mut seen = HashSet::new();
+                    let mut reached = Vec::new();
+                    for u in part {
+                        let mut by_type: BTreeMap<&str, BTreeMap<&str, BTreeMap<&str, i64>>> = BTreeMap::new();
+                        for a in &u.roles {
+                            let Scope::Resource(inst) = &a.scope else { continue };
+                            let t = until(a);
+                            seen.clear();
+                            reached.clear();
+                            graph.reach(&inst.text, &a.role.text, &mut seen, &mut reached);
+                            for &(i, role) in &reached {
+                                let Some((ty, key)) = split_instance(i) else { continue };
+                                let slot = by_type.entry(ty).or_default().entry(key).or_default().entry(role).or_insert(t);
+                                *slot = (*slot).max(t);
+                            }
+                        }
+                        if !by_type.is_empty() {
+                            out.insert(u.key.text.as_str(), by_type);
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let mut out = BTreeMap::new();
+    for p in parts {
+        out.extend(p);
     }
     out
 }
 
-/// `rebac[user][type][key][action] = until`, nested like `instances`.
-fn rebac(m: &Model) -> Value {
-    let mut out: BTreeMap<&str, BTreeMap<&str, BTreeMap<&str, BTreeMap<String, i64>>>> =
-        BTreeMap::new();
-    for (user, by_instance) in rebac_grants(m) {
-        let slot = out.entry(user).or_default();
-        for (inst, actions) in by_instance {
-            if let Some((ty, key)) = split_instance(inst) {
-                slot.entry(ty).or_default().insert(key, actions);
-            }
-        }
-    }
-    serde_json::to_value(out).unwrap_or(Value::Null)
-}
-
 /// `abac_rules[type][action] = [[user_set, resource_set], ...]`, `*` expanded.
-fn abac_rules(m: &Model) -> Value {
+fn abac_rules(m: &Model) -> BTreeMap<&str, BTreeMap<&str, Vec<[&str; 2]>>> {
     let mut out: BTreeMap<&str, BTreeMap<&str, BTreeSet<(&str, &str)>>> = BTreeMap::new();
     for rule in &m.condition_set_rules {
-        let Some((ty, action)) = rule.permission.text.split_once(':') else {
-            continue;
-        };
-        let Some((ty, res)) = m.resources.get_key_value(ty) else {
-            continue;
-        };
+        let Some((ty, action)) = rule.permission.text.split_once(':') else { continue };
+        let Some((ty, res)) = m.resources.get_key_value(ty) else { continue };
         let actions: Vec<&str> = if action == "*" {
             res.actions.keys().map(String::as_str).collect()
         } else {
@@ -386,8 +398,7 @@ fn abac_rules(m: &Model) -> Value {
                 .insert((rule.user_set.text.as_str(), rule.resource_set.text.as_str()));
         }
     }
-    let v: BTreeMap<&str, BTreeMap<&str, Vec<[&str; 2]>>> = out
-        .into_iter()
+    out.into_iter()
         .map(|(ty, by_action)| {
             let by_action = by_action
                 .into_iter()
@@ -395,6 +406,5 @@ fn abac_rules(m: &Model) -> Value {
                 .collect();
             (ty, by_action)
         })
-        .collect();
-    serde_json::to_value(v).unwrap_or(Value::Null)
+        .collect()
 }

@@ -35,14 +35,14 @@ pub struct Module {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compiled {
     pub modules: Vec<Module>,
-    /// The data document (`{"permit": {"model": ...}}`).
-    pub data: serde_json::Value,
+    /// The data document as JSON text (`{"permit": {"model": ...}}`).
+    pub data: String,
 }
 
 impl Compiled {
     /// `data.json` as written to disk: compact, keys in a stable order.
-    pub fn data_json(&self) -> String {
-        serde_json::to_string(&self.data).unwrap_or_default()
+    pub fn data_json(&self) -> &str {
+        &self.data
     }
 }
 
