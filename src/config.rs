@@ -96,7 +96,7 @@ pub fn parse(text: &str, file: FileId) -> Result<Config, Diagnostics> {
                 ("tests", &mut c.tests),
             ] {
                 if let Some(n) = top.get(key) {
-                    if let Some(v) = r.string(n, &format!("`{key}`")) {
+                    if let Some(v) = r.string(n, format!("`{key}`")) {
                         *slot = v.text;
                     }
                 }
@@ -109,7 +109,7 @@ pub fn parse(text: &str, file: FileId) -> Result<Config, Diagnostics> {
                     r.check_name(&key, "an environment");
                     let Some(f) = r.fields(
                         v,
-                        &format!("environment `{}`", key.text),
+                        format!("environment `{}`", key.text),
                         &["branch", "promote_from", "deny_widening"],
                     ) else {
                         continue;
@@ -154,7 +154,7 @@ pub fn parse(text: &str, file: FileId) -> Result<Config, Diagnostics> {
             if let Some(n) = top.get("pdps") {
                 for (env, v) in r.entries(n, "`pdps`") {
                     let mut list = Vec::new();
-                    for item in r.list(v, &format!("the PDPs of `{}`", env.text)) {
+                    for item in r.list(v, format!("the PDPs of `{}`", env.text)) {
                         let Some(f) = r.fields(item, "a PDP", &["url", "token_env"]) else {
                             continue;
                         };

@@ -42,10 +42,11 @@ impl Engine {
                     message: e.to_string(),
                 })?;
         }
-        let data = regorus::Value::from_json_str(&compiled.data).map_err(|e| EngineError::Load {
-            path: "data.json".into(),
-            message: e.to_string(),
-        })?;
+        let data =
+            regorus::Value::from_json_str(&compiled.data).map_err(|e| EngineError::Load {
+                path: "data.json".into(),
+                message: e.to_string(),
+            })?;
         inner.add_data(data).map_err(|e| EngineError::Load {
             path: "data.json".into(),
             message: e.to_string(),

@@ -256,10 +256,15 @@ impl Project {
     /// Checks and (when valid) compiles the model with the custom Rego.
     pub fn build(&mut self) -> Result<Built, Error> {
         let mut checked = self.check()?;
-        let compiled = (!checked.diags.has_errors()).then(|| {
+        let compiled = if checked.diags.has_errors() {
+            None
+        } else {
             let custom = std::mem::take(&mut checked.custom);
-            crate::compile::compile(&checked.model, &self.sources, custom)
-        });
+            Some(
+                crate::compile::compile(&checked.model, &self.sources, custom)
+                    .map_err(|e| Error::Internal(format!("cannot write the data document: {e}")))?,
+            )
+        };
         Ok(Built { checked, compiled })
     }
 }

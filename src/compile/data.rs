@@ -61,7 +61,7 @@ struct Data<'a> {
     tenants: BTreeMap<&'a str, AttrsOnly<'a>>,
     users: BTreeMap<&'a str, UserData<'a>>,
     instances: BTreeMap<&'a str, BTreeMap<&'a str, InstanceData<'a>>>,
-    rebac: Rebac<'a>,
+    rebac: Box<serde_json::value::RawValue>,
     abac_rules: BTreeMap<&'a str, BTreeMap<&'a str, Vec<[&'a str; 2]>>>,
 }
 
@@ -98,11 +98,11 @@ struct InstanceData<'a> {
     attributes: Attrs<'a>,
 }
 
-/// `rebac[user][type][key][role] = until`
-type Rebac<'a> = BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<&'a str, i64>>>>;
+/// One user's part of `rebac`: `[type][key][role] = until`.
+type UserRebac<'a> = BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<&'a str, i64>>>;
 
 /// Builds `data.json`: `{"permit": {"model": ...}}`.
-pub fn build(model: &Model) -> String {
+pub fn build(model: &Model) -> serde_json::Result<String> {
     let doc = Doc {
         permit: Permit {
             model: Data {
@@ -113,18 +113,23 @@ pub fn build(model: &Model) -> String {
                 tenants: tenants(model),
                 users: users(model),
                 instances: instances(model),
-                rebac: rebac(model),
+                rebac: rebac(model)?,
                 abac_rules: abac_rules(model),
             },
         },
     };
-    serde_json::to_string(&doc).unwrap_or_default()
+    serde_json::to_string(&doc)
 }
 
 fn resources(m: &Model) -> BTreeMap<&str, Set<'_>> {
     m.resources
         .iter()
-        .map(|(k, r)| (k.as_str(), r.actions.keys().map(|a| (a.as_str(), true)).collect()))
+        .map(|(k, r)| {
+            (
+                k.as_str(),
+                r.actions.keys().map(|a| (a.as_str(), true)).collect(),
+            )
+        })
         .collect()
 }
 
@@ -133,10 +138,16 @@ fn tenant_grants(m: &Model) -> BTreeMap<&str, BTreeMap<&str, Set<'_>>> {
     for name in m.roles.keys() {
         let mut by_type: BTreeMap<&str, Set<'_>> = BTreeMap::new();
         for held in role_closure(name, |n| m.roles.get(n).map(|r| &r.extends)) {
-            let Some(role) = m.roles.get(&held) else { continue };
+            let Some(role) = m.roles.get(&held) else {
+                continue;
+            };
             for p in &role.permissions {
-                let Some((ty, action)) = p.text.split_once(':') else { continue };
-                let Some((ty, res)) = m.resources.get_key_value(ty) else { continue };
+                let Some((ty, action)) = p.text.split_once(':') else {
+                    continue;
+                };
+                let Some((ty, res)) = m.resources.get_key_value(ty) else {
+                    continue;
+                };
                 let set = by_type.entry(ty.as_str()).or_default();
                 if action == "*" {
                     set.extend(res.actions.keys().map(|a| (a.as_str(), true)));
@@ -157,7 +168,9 @@ fn resource_grants(m: &Model) -> BTreeMap<&str, BTreeMap<&str, Set<'_>>> {
         for name in r.roles.keys() {
             let mut set: Set<'_> = BTreeMap::new();
             for held in role_closure(name, |n| r.roles.get(n).map(|x| &x.extends)) {
-                let Some(def) = r.roles.get(&held) else { continue };
+                let Some(def) = r.roles.get(&held) else {
+                    continue;
+                };
                 for p in &def.permissions {
                     if p.text == "*" {
                         set.extend(r.actions.keys().map(|a| (a.as_str(), true)));
@@ -189,9 +202,18 @@ fn tenants(m: &Model) -> BTreeMap<&str, AttrsOnly<'_>> {
     let mut out: BTreeMap<&str, AttrsOnly<'_>> = m
         .tenants
         .iter()
-        .map(|(k, t)| (k.as_str(), AttrsOnly { attributes: Attrs(Some(&t.attributes)) }))
+        .map(|(k, t)| {
+            (
+                k.as_str(),
+                AttrsOnly {
+                    attributes: Attrs(Some(&t.attributes)),
+                },
+            )
+        })
         .collect();
-    out.entry(DEFAULT_TENANT).or_insert(AttrsOnly { attributes: Attrs(None) });
+    out.entry(DEFAULT_TENANT).or_insert(AttrsOnly {
+        attributes: Attrs(None),
+    });
     out
 }
 
@@ -209,7 +231,11 @@ fn users(m: &Model) -> BTreeMap<&str, UserData<'_>> {
                 let t = until(a);
                 latest = Some(latest.map_or(t, |l| l.max(t)));
                 if let Scope::Tenant(tenant) = &a.scope {
-                    let slot = tenants.entry(&tenant.text).or_default().entry(&a.role.text).or_insert(t);
+                    let slot = tenants
+                        .entry(&tenant.text)
+                        .or_default()
+                        .entry(&a.role.text)
+                        .or_insert(t);
                     *slot = (*slot).max(t);
                 }
             }
@@ -231,7 +257,9 @@ fn users(m: &Model) -> BTreeMap<&str, UserData<'_>> {
 fn instances(m: &Model) -> BTreeMap<&str, BTreeMap<&str, InstanceData<'_>>> {
     let mut out: BTreeMap<&str, BTreeMap<&str, InstanceData<'_>>> = BTreeMap::new();
     for (k, i) in &m.resource_instances {
-        let Some((ty, key)) = split_instance(k) else { continue };
+        let Some((ty, key)) = split_instance(k) else {
+            continue;
+        };
         out.entry(ty).or_default().insert(
             key,
             InstanceData {
@@ -277,7 +305,11 @@ impl<'m> Graph<'m> {
                     derive
                         .entry((g.on_resource.text.as_str(), g.role.text.as_str()))
                         .or_default()
-                        .push((g.linked_by_relation.text.as_str(), ty.as_str(), name.as_str()));
+                        .push((
+                            g.linked_by_relation.text.as_str(),
+                            ty.as_str(),
+                            name.as_str(),
+                        ));
                 }
             }
         }
@@ -288,7 +320,11 @@ impl<'m> Graph<'m> {
                 .or_default()
                 .push(rel.object.text.as_str());
         }
-        Graph { extends, derive, related }
+        Graph {
+            extends,
+            derive,
+            related,
+        }
     }
 
     /// The roles held, as assigned or derived (not through `extends`, which `resource_grants`
@@ -303,20 +339,30 @@ impl<'m> Graph<'m> {
     ) {
         let mut todo = VecDeque::from([(inst, role)]);
         while let Some((i, r)) = todo.pop_front() {
-            let Some((ty, _)) = split_instance(i) else { continue };
+            let Some((ty, _)) = split_instance(i) else {
+                continue;
+            };
             if seen.contains(&(i, r)) {
                 continue;
             }
             out.push((i, r));
             let held: &[&str] = self.extends.get(&(ty, r)).map(Vec::as_slice).unwrap_or(&[]);
-            let held = if held.is_empty() { std::slice::from_ref(&r) } else { held };
+            let held = if held.is_empty() {
+                std::slice::from_ref(&r)
+            } else {
+                held
+            };
             for &h in held {
                 if !seen.insert((i, h)) {
                     continue;
                 }
-                let Some(rules) = self.derive.get(&(ty, h)) else { continue };
+                let Some(rules) = self.derive.get(&(ty, h)) else {
+                    continue;
+                };
                 for &(relation, derived_ty, derived) in rules {
-                    let Some(objects) = self.related.get(&(i, relation)) else { continue };
+                    let Some(objects) = self.related.get(&(i, relation)) else {
+                        continue;
+                    };
                     for &o in objects {
                         let ok = split_instance(o).is_some_and(|(oty, _)| oty == derived_ty);
                         if ok && !seen.contains(&(o, derived)) {
@@ -330,61 +376,90 @@ impl<'m> Graph<'m> {
 }
 
 /// Materialized ReBAC, computed on all cores: `rebac[user][type][key][role] = until`.
-fn rebac(m: &Model) -> Rebac<'_> {
+/// Each thread serializes its (sorted, contiguous) share of users as it goes, so the whole
+/// map never exists in memory: on the large model it has millions of entries.
+fn rebac(m: &Model) -> serde_json::Result<Box<serde_json::value::RawValue>> {
     let graph = Graph::new(m);
     let users: Vec<&crate::model::User> = m
         .users
         .values()
-        .filter(|u| u.roles.iter().any(|a| matches!(a.scope, Scope::Resource(_))))
+        .filter(|u| {
+            u.roles
+                .iter()
+                .any(|a| matches!(a.scope, Scope::Resource(_)))
+        })
         .collect();
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let chunk = users.len().div_ceil(workers).max(1);
     let graph = &graph;
-    let parts: Vec<Rebac<'_>> = std::thread::scope(|s| {
+    let parts: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = users
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
-                    let mut out: Rebac<'_> = BTreeMap::new();
+                    let mut out = String::new();
                     let mut seen = HashSet::new();
                     let mut reached = Vec::new();
                     for u in part {
-                        let mut by_type: BTreeMap<&str, BTreeMap<&str, BTreeMap<&str, i64>>> = BTreeMap::new();
+                        let mut by_type: UserRebac<'_> = BTreeMap::new();
                         for a in &u.roles {
-                            let Scope::Resource(inst) = &a.scope else { continue };
+                            let Scope::Resource(inst) = &a.scope else {
+                                continue;
+                            };
                             let t = until(a);
                             seen.clear();
                             reached.clear();
                             graph.reach(&inst.text, &a.role.text, &mut seen, &mut reached);
                             for &(i, role) in &reached {
-                                let Some((ty, key)) = split_instance(i) else { continue };
-                                let slot = by_type.entry(ty).or_default().entry(key).or_default().entry(role).or_insert(t);
+                                let Some((ty, key)) = split_instance(i) else {
+                                    continue;
+                                };
+                                let slot = by_type
+                                    .entry(ty)
+                                    .or_default()
+                                    .entry(key)
+                                    .or_default()
+                                    .entry(role)
+                                    .or_insert(t);
                                 *slot = (*slot).max(t);
                             }
                         }
-                        if !by_type.is_empty() {
-                            out.insert(u.key.text.as_str(), by_type);
+                        if by_type.is_empty() {
+                            continue;
                         }
+                        if !out.is_empty() {
+                            out.push(',');
+                        }
+                        // serializing strings and maps of strings and integers cannot fail
+                        out.push_str(&serde_json::to_string(&u.key.text).unwrap_or_default());
+                        out.push(':');
+                        out.push_str(&serde_json::to_string(&by_type).unwrap_or_default());
                     }
                     out
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
     });
-    let mut out = BTreeMap::new();
-    for p in parts {
-        out.extend(p);
-    }
-    out
+    let body: Vec<String> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+    serde_json::value::RawValue::from_string(format!("{{{}}}", body.join(",")))
 }
 
 /// `abac_rules[type][action] = [[user_set, resource_set], ...]`, `*` expanded.
 fn abac_rules(m: &Model) -> BTreeMap<&str, BTreeMap<&str, Vec<[&str; 2]>>> {
     let mut out: BTreeMap<&str, BTreeMap<&str, BTreeSet<(&str, &str)>>> = BTreeMap::new();
     for rule in &m.condition_set_rules {
-        let Some((ty, action)) = rule.permission.text.split_once(':') else { continue };
-        let Some((ty, res)) = m.resources.get_key_value(ty) else { continue };
+        let Some((ty, action)) = rule.permission.text.split_once(':') else {
+            continue;
+        };
+        let Some((ty, res)) = m.resources.get_key_value(ty) else {
+            continue;
+        };
         let actions: Vec<&str> = if action == "*" {
             res.actions.keys().map(String::as_str).collect()
         } else {

@@ -47,7 +47,11 @@ impl Compiled {
 }
 
 /// Compiles a validated model. `custom` are the project's hand-written modules, included as is.
-pub fn compile(model: &Model, sources: &SourceMap, custom: Vec<Module>) -> Compiled {
+pub fn compile(
+    model: &Model,
+    sources: &SourceMap,
+    custom: Vec<Module>,
+) -> Result<Compiled, serde_json::Error> {
     let mut modules = vec![
         Module {
             path: "permit/root.rego".into(),
@@ -74,10 +78,10 @@ pub fn compile(model: &Model, sources: &SourceMap, custom: Vec<Module>) -> Compi
         },
     ];
     modules.extend(custom);
-    Compiled {
+    Ok(Compiled {
         modules,
-        data: data::build(model),
-    }
+        data: data::build(model)?,
+    })
 }
 
 /// Appends an index of where the data-driven rules' inputs come from, as comments.

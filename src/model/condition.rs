@@ -204,7 +204,7 @@ pub fn read(r: &mut Reader<'_>, node: &Node, depth: usize) -> Option<Condition> 
     };
     match key {
         "allOf" | "anyOf" => {
-            let items = r.list(v, &format!("`{key}`"));
+            let items = r.list(v, format!("`{key}`"));
             let mut out = Vec::with_capacity(items.len());
             let mut ok = true;
             for item in items {
@@ -246,7 +246,7 @@ fn leaf(r: &mut Reader<'_>, k: &Node, key: &str, v: &Node) -> Option<Leaf> {
     let Kind::Map(ops) = &v.kind else {
         r.type_error(
             v,
-            &format!("the checks on `{key}`"),
+            format!("the checks on `{key}`"),
             "a map of operators, e.g. `{equals: x}`",
         );
         return None;

@@ -7,6 +7,7 @@
 use super::*;
 use crate::diagnostics::{did_you_mean, Diagnostic, Diagnostics};
 use crate::yaml::{Kind, Node, Scalar};
+use std::fmt::Display;
 
 /// Top-level keys of a model file.
 pub const TOP_LEVEL: &[&str] = &[
@@ -58,7 +59,7 @@ impl<'d> Reader<'d> {
         self.diags.push(d);
     }
 
-    pub fn type_error(&mut self, node: &Node, what: &str, expected: &str) {
+    pub fn type_error(&mut self, node: &Node, what: impl Display, expected: &str) {
         self.report(
             Diagnostic::error(
                 "model::type",
@@ -71,18 +72,29 @@ impl<'d> Reader<'d> {
 
     /// The entries of a user-named map (`resources`, `users`, ...). `null` is an empty map.
     /// Duplicate keys are reported and only the first is kept.
-    pub fn entries<'n>(&mut self, node: &'n Node, what: &str) -> Vec<(Name, &'n Node)> {
+    pub fn entries<'n>(&mut self, node: &'n Node, what: impl Display) -> Vec<(Name, &'n Node)> {
         match &node.kind {
             Kind::Scalar(Scalar::Null) => Vec::new(),
             Kind::Map(entries) => {
                 let mut out: Vec<(Name, &'n Node)> = Vec::with_capacity(entries.len());
-                let mut seen = std::collections::HashMap::with_capacity(entries.len());
+                // Small maps (most of them: a user, an assignment) are checked for duplicates
+                // by scanning; big ones (`users`, `resources`) through a hash map.
+                let big = entries.len() > 16;
+                let mut seen: std::collections::HashMap<String, Span> =
+                    std::collections::HashMap::with_capacity(if big { entries.len() } else { 0 });
                 for (k, v) in entries {
                     let Some(text) = k.key_text() else {
-                        self.type_error(k, &format!("a key in {what}"), "a string");
+                        self.type_error(k, format_args!("a key in {what}"), "a string");
                         continue;
                     };
-                    if let Some(first) = seen.get(&text) {
+                    let first = if big {
+                        seen.get(&text).copied()
+                    } else {
+                        out.iter()
+                            .find(|(n, _)| n.text == text)
+                            .map(|(n, _)| n.span)
+                    };
+                    if let Some(first) = first {
                         self.report(
                             Diagnostic::error(
                                 "model::duplicate",
@@ -90,12 +102,14 @@ impl<'d> Reader<'d> {
                             )
                             .at(k.span)
                             .label("defined again here")
-                            .related(*first, "first defined")
+                            .related(first, "first defined")
                             .help("each key may appear once; merge the two definitions"),
                         );
                         continue;
                     }
-                    seen.insert(text.clone(), k.span);
+                    if big {
+                        seen.insert(text.clone(), k.span);
+                    }
                     out.push((Name { text, span: k.span }, v));
                 }
                 out
@@ -111,14 +125,14 @@ impl<'d> Reader<'d> {
     pub fn fields<'n>(
         &mut self,
         node: &'n Node,
-        what: &str,
+        what: impl Display,
         allowed: &[&str],
     ) -> Option<Fields<'n>> {
         if !matches!(node.kind, Kind::Map(_) | Kind::Scalar(Scalar::Null)) {
             self.type_error(node, what, "a map");
             return None;
         }
-        let mut entries = self.entries(node, what);
+        let mut entries = self.entries(node, &what);
         entries.retain(|(k, _)| {
             if allowed.contains(&k.text.as_str()) {
                 return true;
@@ -143,7 +157,7 @@ impl<'d> Reader<'d> {
     }
 
     /// A list. `null` is an empty list.
-    pub fn list<'n>(&mut self, node: &'n Node, what: &str) -> &'n [Node] {
+    pub fn list<'n>(&mut self, node: &'n Node, what: impl Display) -> &'n [Node] {
         match &node.kind {
             Kind::Seq(items) => items,
             Kind::Scalar(Scalar::Null) => &[],
@@ -154,7 +168,7 @@ impl<'d> Reader<'d> {
         }
     }
 
-    pub fn string(&mut self, node: &Node, what: &str) -> Option<Name> {
+    pub fn string(&mut self, node: &Node, what: impl Display) -> Option<Name> {
         match &node.kind {
             Kind::Scalar(Scalar::Str(s)) => Some(Name {
                 text: s.clone(),
@@ -171,7 +185,7 @@ impl<'d> Reader<'d> {
         fields
             .get(key)
             .filter(|n| !n.is_null())
-            .and_then(|n| self.string(n, &format!("`{key}` of {what}")))
+            .and_then(|n| self.string(n, format_args!("`{key}` of {what}")))
             .map(|n| n.text)
     }
 
@@ -216,13 +230,13 @@ impl<'d> Reader<'d> {
     }
 
     /// A list of names, or a single name, e.g. `extends: [viewer]` / `extends: viewer`.
-    pub fn names(&mut self, node: &Node, what: &str) -> Vec<Name> {
+    pub fn names(&mut self, node: &Node, what: impl Display) -> Vec<Name> {
         if let Kind::Scalar(Scalar::Str(_)) = node.kind {
             return self.string(node, what).into_iter().collect();
         }
-        self.list(node, what)
+        self.list(node, &what)
             .iter()
-            .filter_map(|n| self.string(n, what))
+            .filter_map(|n| self.string(n, &what))
             .collect()
     }
 
@@ -234,7 +248,7 @@ impl<'d> Reader<'d> {
             let ty_node = match &v.kind {
                 Kind::Map(_) => match self.fields(
                     v,
-                    &format!("attribute `{}`", key.text),
+                    format!("attribute `{}`", key.text),
                     &["type", "description"],
                 ) {
                     Some(f) => match f.get("type") {
@@ -248,8 +262,10 @@ impl<'d> Reader<'d> {
                 },
                 _ => v,
             };
-            let Some(ty) = self.string(ty_node, &format!("the type of attribute `{}`", key.text))
-            else {
+            let Some(ty) = self.string(
+                ty_node,
+                format_args!("the type of attribute `{}`", key.text),
+            ) else {
                 continue;
             };
             match AttrType::parse(&ty.text) {
@@ -274,7 +290,7 @@ impl<'d> Reader<'d> {
     }
 
     /// Free-form attribute values (checked against declarations in validation).
-    pub fn attr_values(&mut self, node: &Node, what: &str) -> Attributes {
+    pub fn attr_values(&mut self, node: &Node, what: impl Display) -> Attributes {
         self.entries(node, what)
             .into_iter()
             .map(|(key, v)| {
@@ -324,7 +340,7 @@ impl<'d> Reader<'d> {
                     if !v.is_null() {
                         if let Some(f) = self.fields(
                             v,
-                            &format!("action `{}`", key.text),
+                            format!("action `{}`", key.text),
                             &["name", "description"],
                         ) {
                             name = self.opt_string(&f, "name", "an action");
@@ -357,7 +373,7 @@ impl<'d> Reader<'d> {
         } else {
             &["name", "description", "permissions", "extends"]
         };
-        let f = self.fields(node, &format!("{what} `{}`", key.text), allowed)?;
+        let f = self.fields(node, format_args!("{what} `{}`", key.text), allowed)?;
         let permissions = f
             .get("permissions")
             .map(|n| self.names(n, "a permission"))
@@ -377,7 +393,7 @@ impl<'d> Reader<'d> {
                     continue;
                 };
                 let part = |r: &mut Self, k: &str| match g.get(k) {
-                    Some(n) => r.string(n, &format!("`{k}`")),
+                    Some(n) => r.string(n, format_args!("`{k}`")),
                     None => {
                         r.report(
                             Diagnostic::error(
@@ -418,7 +434,7 @@ impl<'d> Reader<'d> {
     fn resource(&mut self, key: Name, node: &Node) -> Option<Resource> {
         let f = self.fields(
             node,
-            &format!("resource `{}`", key.text),
+            format!("resource `{}`", key.text),
             &[
                 "name",
                 "description",
@@ -440,7 +456,7 @@ impl<'d> Reader<'d> {
             .unwrap_or_default();
         let mut roles = BTreeMap::new();
         if let Some(n) = f.get("roles") {
-            for (rk, rn) in self.entries(n, &format!("the roles of `{}`", key.text)) {
+            for (rk, rn) in self.entries(n, format_args!("the roles of `{}`", key.text)) {
                 self.check_name(&rk, "a role");
                 if let Some(role) = self.role(rk, rn, "resource role", true) {
                     roles.insert(role.key.text.clone(), role);
@@ -449,14 +465,14 @@ impl<'d> Reader<'d> {
         }
         let mut relations = BTreeMap::new();
         if let Some(n) = f.get("relations") {
-            for (rk, rn) in self.entries(n, &format!("the relations of `{}`", key.text)) {
+            for (rk, rn) in self.entries(n, format_args!("the relations of `{}`", key.text)) {
                 self.check_name(&rk, "a relation");
                 // `parent: folder` or `parent: {resource: folder}`
                 let target = match &rn.kind {
                     Kind::Map(_) => self
                         .fields(
                             rn,
-                            &format!("relation `{}`", rk.text),
+                            format!("relation `{}`", rk.text),
                             &["resource", "name", "description"],
                         )
                         .and_then(|rf| rf.get("resource"))
@@ -493,7 +509,7 @@ impl<'d> Reader<'d> {
     fn assignment(&mut self, node: &Node, user: &Name) -> Option<Assignment> {
         let f = self.fields(
             node,
-            &format!("a role assignment of `{}`", user.text),
+            format!("a role assignment of `{}`", user.text),
             &["role", "tenant", "resource", "expires"],
         )?;
         let role = match f.get("role") {
@@ -578,16 +594,16 @@ impl<'d> Reader<'d> {
     fn user(&mut self, key: Name, node: &Node) -> Option<User> {
         let f = self.fields(
             node,
-            &format!("user `{}`", key.text),
+            format!("user `{}`", key.text),
             &["name", "email", "attributes", "roles"],
         )?;
         let attributes = f
             .get("attributes")
-            .map(|n| self.attr_values(n, &format!("the attributes of user `{}`", key.text)))
+            .map(|n| self.attr_values(n, format_args!("the attributes of user `{}`", key.text)))
             .unwrap_or_default();
         let mut roles = Vec::new();
         if let Some(list) = f.get("roles") {
-            for item in self.list(list, &format!("the roles of user `{}`", key.text)) {
+            for item in self.list(list, format_args!("the roles of user `{}`", key.text)) {
                 if let Some(a) = self.assignment(item, &key) {
                     roles.push(a);
                 }
@@ -603,7 +619,7 @@ impl<'d> Reader<'d> {
     fn relationship(&mut self, node: &Node) -> Option<Relationship> {
         let f = self.fields(node, "a relationship", &["subject", "relation", "object"])?;
         let part = |r: &mut Self, k: &str| match f.get(k) {
-            Some(n) => r.string(n, &format!("`{k}` of a relationship")),
+            Some(n) => r.string(n, format_args!("`{k}` of a relationship")),
             None => {
                 r.report(
                     Diagnostic::error(
@@ -659,7 +675,7 @@ impl<'d> Reader<'d> {
                 self.check_name(&k, "a user set");
                 let Some(f) = self.fields(
                     v,
-                    &format!("user set `{}`", k.text),
+                    format!("user set `{}`", k.text),
                     &["name", "description", "conditions"],
                 ) else {
                     continue;
@@ -683,7 +699,7 @@ impl<'d> Reader<'d> {
                 self.check_name(&k, "a resource set");
                 let Some(f) = self.fields(
                     v,
-                    &format!("resource set `{}`", k.text),
+                    format!("resource set `{}`", k.text),
                     &["name", "description", "resource", "conditions"],
                 ) else {
                     continue;
@@ -726,7 +742,7 @@ impl<'d> Reader<'d> {
                     continue;
                 };
                 let part = |r: &mut Self, k: &str| match f.get(k) {
-                    Some(n) => r.string(n, &format!("`{k}`")),
+                    Some(n) => r.string(n, format_args!("`{k}`")),
                     None => {
                         r.report(
                             Diagnostic::error("model::missing-field", format!("a condition set rule needs `{k}`"))
@@ -756,7 +772,7 @@ impl<'d> Reader<'d> {
                 self.check_name(&k, "a tenant");
                 let Some(f) = self.fields(
                     v,
-                    &format!("tenant `{}`", k.text),
+                    format!("tenant `{}`", k.text),
                     &["name", "description", "attributes"],
                 ) else {
                     continue;
@@ -789,7 +805,7 @@ impl<'d> Reader<'d> {
                 self.check_key(&k, "instance key");
                 let Some(f) = self.fields(
                     v,
-                    &format!("instance `{}`", k.text),
+                    format!("instance `{}`", k.text),
                     &["tenant", "attributes"],
                 ) else {
                     continue;
@@ -797,7 +813,7 @@ impl<'d> Reader<'d> {
                 let tenant = f.get("tenant").and_then(|n| self.string(n, "`tenant`"));
                 let attributes = f
                     .get("attributes")
-                    .map(|n| self.attr_values(n, &format!("the attributes of `{}`", k.text)))
+                    .map(|n| self.attr_values(n, format_args!("the attributes of `{}`", k.text)))
                     .unwrap_or_default();
                 m.resource_instances.insert(
                     k.text.clone(),

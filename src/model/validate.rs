@@ -605,7 +605,7 @@ impl<'m> Validator<'m> {
         attrs: &Attributes,
         decls: &BTreeMap<String, AttrDecl>,
         builtins: &[(&str, AttrType)],
-        owner: &str,
+        owner: impl std::fmt::Display,
     ) {
         for a in attrs.values() {
             if builtins.iter().any(|(n, _)| *n == a.key.text) {
@@ -651,10 +651,14 @@ impl<'m> Validator<'m> {
 
     fn instance_type(&mut self, key: &Name) -> Option<&'m Resource> {
         match split_instance(&key.text) {
-            Some((ty, _)) => self.resource_named(&Name {
-                text: ty.to_string(),
-                span: key.span,
-            }),
+            // the common case needs no allocation; only a miss builds a name for the diagnostic
+            Some((ty, _)) => match self.m.resources.get(ty) {
+                Some(r) => Some(r),
+                None => self.resource_named(&Name {
+                    text: ty.to_string(),
+                    span: key.span,
+                }),
+            },
             None => {
                 self.push(
                     Diagnostic::error(
@@ -754,7 +758,7 @@ impl<'m> Validator<'m> {
                     &i.attributes,
                     &r.attributes,
                     BUILTIN_RESOURCE_ATTRS,
-                    &format!("the attributes of `{}`", r.key.text),
+                    format_args!("the attributes of `{}`", r.key.text),
                 );
             }
         }
