@@ -126,8 +126,11 @@ where
 {
     let limit = (wanted.chars().count() / 3).clamp(1, 3);
     let lower = wanted.to_lowercase();
+    let len = lower.chars().count();
     candidates
         .into_iter()
+        // cheap length check first: a directory has 100,000 user keys
+        .filter(|c| c.len().abs_diff(len) <= limit * 4 && c.chars().count().abs_diff(len) <= limit)
         .filter_map(|c| {
             let d = strsim::damerau_levenshtein(&lower, &c.to_lowercase());
             (d <= limit && c != wanted).then_some((d, c))

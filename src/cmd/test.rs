@@ -97,9 +97,10 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<u8, Error> {
         }
     };
     let want_coverage = args.coverage || args.min_coverage.is_some();
-    let (mut results, lines) =
-        run::decisions(&compiled, &found.cases, threads, want_coverage, &tick)
-            .map_err(|e| Error::Internal(e.to_string()))?;
+    let mut engine = Engine::new(&compiled).map_err(|e| Error::Internal(e.to_string()))?;
+    let run_start = Instant::now();
+    let (mut results, lines) = run::decisions(&engine, &found.cases, threads, want_coverage, &tick)
+        .map_err(|e| Error::Internal(e.to_string()))?;
     results.extend(
         run::rego_tests(&compiled, &found.rego_modules, &found.rego_tests, &tick)
             .map_err(|e| Error::Internal(e.to_string()))?,
@@ -107,9 +108,9 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<u8, Error> {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
+    let run_elapsed = run_start.elapsed();
 
     // Details: the query and expectation of each case, and an explanation of each failure.
-    let mut engine = Engine::new(&compiled).map_err(|e| Error::Internal(e.to_string()))?;
     let mut details: Vec<Detail> = Vec::with_capacity(results.len());
     for (i, r) in results.iter().enumerate() {
         if let Some(case) = found.cases.get(i) {
@@ -196,6 +197,7 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<u8, Error> {
         lines: custom_lines.as_ref(),
         disagreements: &disagreements,
         elapsed: start.elapsed(),
+        run_elapsed,
     };
     match format {
         Format::Json => println!(
@@ -412,15 +414,20 @@ fn warn_unknowns(m: &crate::model::Model, cases: &[Case], diags: &mut Diagnostic
             }
         }
     }
-    for ((what, name), (first, count)) in seen {
-        let candidates: Vec<&str> = match what {
-            "user" => m.users.keys().map(String::as_str).collect(),
-            "resource type" => m.resources.keys().map(String::as_str).collect(),
-            _ => m
-                .resources
-                .values()
-                .flat_map(|r| r.actions.keys().map(String::as_str))
-                .collect(),
+    for (n, ((what, name), (first, count))) in seen.into_iter().enumerate() {
+        // suggestions for the first few only: each one scans the whole directory
+        let candidates: Vec<&str> = if n >= 20 {
+            Vec::new()
+        } else {
+            match what {
+                "user" => m.users.keys().map(String::as_str).collect(),
+                "resource type" => m.resources.keys().map(String::as_str).collect(),
+                _ => m
+                    .resources
+                    .values()
+                    .flat_map(|r| r.actions.keys().map(String::as_str))
+                    .collect(),
+            }
         };
         let others = if count > 1 {
             format!(

@@ -19,6 +19,8 @@ pub struct Run<'a> {
     /// Disagreements between the embedded engine and OPA (`--engine opa`).
     pub disagreements: &'a [String],
     pub elapsed: std::time::Duration,
+    /// The part of `elapsed` spent running tests (after loading and compiling).
+    pub run_elapsed: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -164,6 +166,7 @@ impl Run<'_> {
             "coverage": self.coverage,
             "rego_coverage": self.lines.map(|l| l.iter().map(|(p, c, n)| json!({"file": p, "covered": c, "not_covered": n})).collect::<Vec<_>>()),
             "elapsed_s": self.elapsed.as_secs_f64(),
+            "run_s": self.run_elapsed.as_secs_f64(),
         })
     }
 

@@ -3,6 +3,7 @@
 use super::file::{Case, Expect};
 use super::rego::RegoTest;
 use crate::compile::{Compiled, Module};
+
 use crate::engine::{Decision, Engine, EngineError};
 use crate::source::Span;
 use std::time::{Duration, Instant};
@@ -59,19 +60,18 @@ fn decide_case(engine: &mut Engine, case: &Case) -> Result<Outcome, EngineError>
     })
 }
 
-/// Runs decision cases on `threads` engines; results come back in input order.
-/// `progress` is called after each case (from any thread).
 /// Line coverage of Rego modules: `(path, covered, not_covered)`.
 pub type LineCoverage = Vec<(String, Vec<u32>, Vec<u32>)>;
 
+/// Runs decision cases on `threads` clones of `engine`; results come back in input order.
 pub fn decisions(
-    compiled: &Compiled,
+    engine: &Engine,
     cases: &[Case],
     threads: usize,
     coverage: bool,
     progress: &(dyn Fn() + Sync),
 ) -> Result<(Vec<CaseResult>, LineCoverage), EngineError> {
-    let mut engine = Engine::new(compiled)?;
+    let mut engine = engine.clone();
     if coverage {
         engine.enable_coverage();
     }

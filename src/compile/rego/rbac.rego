@@ -3,29 +3,26 @@
 # `grants` in the data is already closed over `extends` and `*`.
 package permit.rbac
 
-import data.permit.model
-import data.permit.query
-
 default allow := false
 
 allow if {
-	some role, until in query.tenant_roles
-	model.grants[role][input.resource.type][input.action]
-	query.now < until
+	some role, until in data.permit.query.tenant_roles
+	data.permit.model.grants[role][input.resource.type][input.action]
+	data.permit.query.now < until
 }
 
 # Whether the user holds any unexpired role in the decision's tenant.
 default any_role_in_tenant := false
 
 any_role_in_tenant if {
-	some until in query.tenant_roles
-	query.now < until
+	some until in data.permit.query.tenant_roles
+	data.permit.query.now < until
 }
 
 # `user.roles` for conditions: the unexpired tenant roles held in the decision's tenant,
 # including those reached through `extends`.
 roles contains role if {
-	some held, until in query.tenant_roles
-	query.now < until
-	some role in model.role_closure[held]
+	some held, until in data.permit.query.tenant_roles
+	data.permit.query.now < until
+	some role in data.permit.model.role_closure[held]
 }

@@ -4,13 +4,10 @@
 # `resource_grants[type][role][action]` closes roles over `extends` and `*`.
 package permit.rebac
 
-import data.permit.model
-import data.permit.query
-
 default allow := false
 
 allow if {
-	some role, until in model.rebac[input.user.key][input.resource.type][input.resource.key]
-	model.resource_grants[input.resource.type][role][input.action]
-	query.now < until
+	some role, until in data.permit.model.rebac[input.user.key][input.resource.type][input.resource.key]
+	data.permit.model.resource_grants[input.resource.type][role][input.action]
+	data.permit.query.now < until
 }
