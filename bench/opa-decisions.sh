@@ -54,10 +54,12 @@ u, ten, t, a = first_rbac()
 json.dump(q(u, a, t, "zz", ten), open(f"{w}/rbac_allow.json", "w"))
 json.dump(q(u, "nope", t, "zz", ten), open(f"{w}/rbac_deny.json", "w"))
 json.dump(q(u, a, t, "zz", ten), open(f"{w}/abac_allow.json", "w"))
-u, insts = next(iter(m["rebac"].items()))
-inst, acts = next(iter(insts.items()))
-t, k = inst.split(":", 1)
-json.dump(q(u, sorted(acts)[0], t, k, "default"), open(f"{w}/rebac_allow.json", "w"))
+u, by_type = next(iter(m["rebac"].items()))
+t, by_key = next(iter(by_type.items()))
+k, roles = next(iter(by_key.items()))
+role = next(iter(roles))
+a = sorted(m["resource_grants"][t][role])[0]
+json.dump(q(u, a, t, k, "default"), open(f"{w}/rebac_allow.json", "w"))
 PY
 fi
 
@@ -84,3 +86,12 @@ row abac_allow "$work/abac_allow.json" data.permit.root.allow "<= 3"
 allow=$(bench "$work/rbac_allow.json" data.permit.root.allow -d "$work/build")
 full=$(bench "$work/rbac_allow.json" data.permit.root -d "$work/build")
 printf '%-14s %12d %12d %8.2f   %s\n' "full_vs_allow" "$full" "$allow" "$(echo "$full / $allow" | bc -l)" "<= 2 (vs allow)"
+
+# A role derived five relationships deep against a direct grant (fixtures/compile/rebac_deep_and_cyclic).
+deep=$work/deep
+"$permit" -C fixtures/compile/rebac_deep_and_cyclic build -q --out "$deep"
+q own open file x default > "$work/direct.json"
+q root edit file deep default > "$work/derived5.json"
+direct=$(bench "$work/direct.json" data.permit.root.allow -d "$deep")
+derived=$(bench "$work/derived5.json" data.permit.root.allow -d "$deep")
+printf '%-14s %12d %12d %8.2f   %s\n' "derived5_vs_direct" "$derived" "$direct" "$(echo "$derived / $direct" | bc -l)" "<= 2 (vs direct)"
