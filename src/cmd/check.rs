@@ -67,7 +67,8 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-fn print_json(diags: &Diagnostics, sources: &SourceMap, failed: bool) {
+/// The `--format json` document: `{ok, errors, warnings, diagnostics}` (also used for config errors).
+pub fn print_json(diags: &Diagnostics, sources: &SourceMap, failed: bool) {
     let items: Vec<_> = diags.items.iter().map(|d| d.to_json(sources)).collect();
     let out = serde_json::json!({
         "ok": !failed,

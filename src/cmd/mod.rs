@@ -94,14 +94,7 @@ pub fn report_error(ctx: &Context, e: &Error) {
     if let Error::Config { diags, sources } = e {
         if ctx.format == Some(Format::Json) {
             // CI bots reading JSON get the config problems too, in the `check` shape
-            let items: Vec<_> = diags.items.iter().map(|d| d.to_json(sources)).collect();
-            let out = serde_json::json!({
-                "ok": false,
-                "errors": diags.error_count(),
-                "warnings": diags.warning_count(),
-                "diagnostics": items,
-            });
-            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            check::print_json(diags, sources, true);
         }
         print_diagnostics(ctx, diags, sources);
         eprintln!(

@@ -245,15 +245,7 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<u8, Error> {
 
 /// Errors in full; warnings about unknowns as one line each (they are often deliberate).
 fn print_test_diagnostics(ctx: &Context, diags: &Diagnostics, sources: &crate::source::SourceMap) {
-    let errors = Diagnostics {
-        items: diags
-            .items
-            .iter()
-            .filter(|d| d.is_error())
-            .cloned()
-            .collect(),
-    };
-    super::print_diagnostics(ctx, &errors, sources);
+    super::print_errors(ctx, diags, sources);
     if !ctx.quiet {
         for d in diags.items.iter().filter(|d| !d.is_error()) {
             eprintln!("{}", crate::diagnostics::plain(d, sources));
