@@ -53,4 +53,5 @@ pub enum Command {
     Build(crate::cmd::build::BuildArgs),
     Eval(crate::cmd::eval::EvalArgs),
     Test(crate::cmd::test::TestArgs),
+    Bench(crate::cmd::bench::BenchArgs),
 }

@@ -8,6 +8,7 @@
 // Keyed indexes over borrowed model strings read better spelled out than behind aliases.
 #![allow(clippy::type_complexity)]
 
+pub mod bench;
 pub mod cli;
 pub mod cmd;
 pub mod compile;

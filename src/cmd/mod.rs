@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share: output settings and error rendering.
 
+pub mod bench;
 pub mod build;
 pub mod check;
 pub mod eval;
@@ -62,6 +63,7 @@ pub fn run(ctx: &Context, command: Command) -> Result<u8, Error> {
         Command::Build(args) => build::run(ctx, args),
         Command::Eval(args) => eval::run(ctx, args),
         Command::Test(args) => test::run(ctx, args),
+        Command::Bench(args) => bench::run(ctx, args),
     }
 }
 
