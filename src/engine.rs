@@ -159,6 +159,63 @@ fn to_json(v: &regorus::Value) -> Result<Value, EngineError> {
     serde_json::from_str(&text).map_err(|e| EngineError::Eval(e.to_string()))
 }
 
+/// `data.permit.root.allow` compiled to regorus's bytecode VM: about ten times faster than the
+/// interpreter, but only used where it has been shown to agree with it ([`Vm::agrees`]).
+pub struct Vm {
+    vm: regorus::rvm::vm::RegoVM,
+}
+
+const ALLOW: &str = "data.permit.root.allow";
+
+impl Vm {
+    /// Compiles `allow` for the VM; an error means the VM does not support the policy.
+    pub fn new(engine: &Engine, compiled: &Compiled) -> Result<Vm, EngineError> {
+        let mut inner = engine.inner.clone();
+        let entry: std::sync::Arc<str> = ALLOW.into();
+        let policy = inner.compile_with_entrypoint(&entry).map_err(|e| {
+            EngineError::Eval(format!("the bytecode VM cannot compile the policy: {e}"))
+        })?;
+        let program =
+            regorus::languages::rego::compiler::Compiler::compile_from_policy(&policy, &[ALLOW])
+                .map_err(|e| {
+                    EngineError::Eval(format!("the bytecode VM cannot compile the policy: {e}"))
+                })?;
+        let mut vm = regorus::rvm::vm::RegoVM::new_with_policy(policy);
+        vm.load_program(program);
+        let data =
+            regorus::Value::from_json_str(&compiled.data).map_err(|e| EngineError::Load {
+                path: "data.json".into(),
+                message: e.to_string(),
+            })?;
+        vm.set_data(data)
+            .map_err(|e| EngineError::Eval(e.to_string()))?;
+        Ok(Vm { vm })
+    }
+
+    pub fn allow(&mut self, input: &Value) -> Result<bool, EngineError> {
+        self.vm.set_input(regorus::Value::from(input.clone()));
+        let v = self
+            .vm
+            .execute_entry_point_by_name(ALLOW)
+            .map_err(|e| EngineError::Eval(e.to_string()))?;
+        Ok(v == regorus::Value::Bool(true))
+    }
+
+    /// The first query on which the VM and the interpreter decide differently, if any.
+    pub fn agrees(&mut self, engine: &mut Engine, queries: &[Value]) -> Result<(), String> {
+        for q in queries {
+            let vm = self.allow(q).map_err(|e| e.to_string())?;
+            let interp = engine.allow(q).map_err(|e| e.to_string())?;
+            if vm != interp {
+                return Err(format!(
+                    "the bytecode VM says {vm} where the interpreter says {interp} for {q}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Reads the fields of the decision contract out of a `data.permit.root` document.
 pub fn decision(doc: Value) -> Decision {
     let allow = doc.get("allow") == Some(&Value::Bool(true));

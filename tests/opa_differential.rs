@@ -35,6 +35,16 @@ fn compare(opa: &Path, dir: &Path, queries: &[serde_json::Value]) -> usize {
         .iter()
         .map(|q| support::reduce(&engine.decide(q).unwrap()))
         .collect();
+    // regorus's bytecode VM, which `permit bench` uses when it agrees, agrees here too
+    let mut vm =
+        permit::engine::Vm::new(&engine, &compiled).expect("the bytecode VM compiles the policy");
+    for (q, o) in queries.iter().zip(&ours) {
+        assert_eq!(
+            vm.allow(q).unwrap(),
+            o["allow"] == true,
+            "bytecode VM differs on {q}"
+        );
+    }
     let theirs = support::opa_decide(opa, &out, queries);
     for o in &ours {
         let key = format!("{}:{}", o["reason"].as_str().unwrap_or(""), o["sources"]);

@@ -22,14 +22,46 @@ any_user_set if {
 	user_set(rule[0])
 }
 
-# Attribute values: the query's, else the stored ones.
-user_attr(name) := value if {
-	value := input.user.attributes[name]
-} else := data.permit.query.user.attributes[name]
+# Attribute values: the query's, else the stored ones (merged once per decision).
+stored_user_attrs := object.get(data.permit.model.users, [input.user.key, "attributes"], {})
 
-resource_attr(name) := value if {
-	value := input.resource.attributes[name]
-} else := data.permit.query.instance.attributes[name]
+# (Optional input fields are read through `object.get` defaults: OPA, regorus's interpreter and
+# its bytecode VM all agree on those, not on negations or `else` over undefined values.)
+user_attrs := object.union(stored_user_attrs, q) if {
+	is_object(input.user)
+	q := object.get(input.user, "attributes", {})
+	is_object(q)
+}
+
+user_attrs := stored_user_attrs if {
+	is_object(input.user)
+	q := object.get(input.user, "attributes", {})
+	not is_object(q)
+}
+
+stored_resource_attrs := object.get(
+	data.permit.model.instances,
+	[input.resource.type, object.get(input.resource, "key", ""), "attributes"],
+	{},
+) if {
+	is_object(input.resource)
+}
+
+resource_attrs := object.union(stored_resource_attrs, q) if {
+	is_object(input.resource)
+	q := object.get(input.resource, "attributes", {})
+	is_object(q)
+}
+
+resource_attrs := stored_resource_attrs if {
+	is_object(input.resource)
+	q := object.get(input.resource, "attributes", {})
+	not is_object(q)
+}
+
+user_attr(name) := user_attrs[name]
+
+resource_attr(name) := resource_attrs[name]
 
 tenant_attr(name) := data.permit.model.tenants[data.permit.query.tenant].attributes[name]
 

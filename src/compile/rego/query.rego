@@ -27,29 +27,31 @@ malformed if {
 	not is_object(input.resource)
 }
 
+# Optional fields are read with a default rather than through an undefined value: regorus's
+# bytecode VM treats `x := <undefined>; not f(x)` differently from OPA and the interpreter.
 malformed if {
-	key := input.resource.key
-	not is_string(key)
+	is_object(input.resource)
+	not is_string(object.get(input.resource, "key", ""))
 }
 
 malformed if {
-	tenant := input.resource.tenant
-	not is_string(tenant)
+	is_object(input.resource)
+	not is_string(object.get(input.resource, "tenant", ""))
 }
 
 malformed if {
-	attributes := input.user.attributes
-	not is_object(attributes)
+	is_object(input.user)
+	not is_object(object.get(input.user, "attributes", {}))
 }
 
 malformed if {
-	attributes := input.resource.attributes
-	not is_object(attributes)
+	is_object(input.resource)
+	not is_object(object.get(input.resource, "attributes", {}))
 }
 
 malformed if {
-	context := input.context
-	not is_object(context)
+	is_object(input)
+	not is_object(object.get(input, "context", {}))
 }
 
 # The user as stored in the model (undefined for unknown users).
@@ -59,11 +61,15 @@ user := data.permit.model.users[input.user.key]
 instance := data.permit.model.instances[input.resource.type][input.resource.key]
 
 # The decision's tenant: the stored instance's, else the query's, else `default`.
-tenant := t if {
-	t := instance.tenant
-} else := t if {
-	t := input.resource.tenant
-} else := "default"
+# (One `object.get` with defaults rather than an `else` chain: regorus's bytecode VM does not
+# fall through `else` when the first body is undefined.)
+tenant := object.get(
+	data.permit.model.instances,
+	[input.resource.type, object.get(input.resource, "key", ""), "tenant"],
+	object.get(input.resource, "tenant", "default"),
+) if {
+	is_object(input.resource)
+}
 
 # The user's roles in the decision's tenant: {role: until}.
 tenant_roles := user.tenants[tenant]

@@ -21,8 +21,8 @@ allow if {
 }
 
 allow if {
-	data.permit.abac.allow
 	data.permit.query.valid
+	data.permit.abac.allow
 	not custom_deny
 }
 
