@@ -25,39 +25,21 @@ any_user_set if {
 # Attribute values: the query's, else the stored ones (merged once per decision).
 stored_user_attrs := object.get(data.permit.model.users, [input.user.key, "attributes"], {})
 
-# (Optional input fields are read through `object.get` defaults: OPA, regorus's interpreter and
-# its bytecode VM all agree on those, not on negations or `else` over undefined values.)
-user_attrs := object.union(stored_user_attrs, q) if {
-	is_object(input.user)
-	q := object.get(input.user, "attributes", {})
-	is_object(q)
-}
+query_user_attrs if type_name(input.user.attributes) == "object"
 
-user_attrs := stored_user_attrs if {
-	is_object(input.user)
-	q := object.get(input.user, "attributes", {})
-	not is_object(q)
-}
+user_attrs := object.union(stored_user_attrs, input.user.attributes) if query_user_attrs
 
-stored_resource_attrs := object.get(
-	data.permit.model.instances,
-	[input.resource.type, object.get(input.resource, "key", ""), "attributes"],
-	{},
-) if {
-	is_object(input.resource)
-}
+user_attrs := stored_user_attrs if not query_user_attrs
 
-resource_attrs := object.union(stored_resource_attrs, q) if {
-	is_object(input.resource)
-	q := object.get(input.resource, "attributes", {})
-	is_object(q)
-}
+stored_resource_attrs := object.get(data.permit.query.instance, "attributes", {})
 
-resource_attrs := stored_resource_attrs if {
-	is_object(input.resource)
-	q := object.get(input.resource, "attributes", {})
-	not is_object(q)
-}
+stored_resource_attrs := {} if not data.permit.query.instance
+
+query_resource_attrs if type_name(input.resource.attributes) == "object"
+
+resource_attrs := object.union(stored_resource_attrs, input.resource.attributes) if query_resource_attrs
+
+resource_attrs := stored_resource_attrs if not query_resource_attrs
 
 user_attr(name) := user_attrs[name]
 

@@ -21,8 +21,8 @@ allow if {
 }
 
 allow if {
-	data.permit.query.valid
 	data.permit.abac.allow
+	data.permit.query.valid
 	not custom_deny
 }
 
