@@ -233,3 +233,44 @@ fn remote_against_a_real_opa_server() {
     assert!(stderr.contains("the PDP failed"), "{stderr}");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+/// The acceptance case, literally: save a baseline, make the policy slower (a custom rule that
+/// burns time on every decision), and the comparison fails.
+#[test]
+fn a_deliberate_slowdown_in_the_policy_fails_the_baseline() {
+    let tmp = demo();
+    let dir = tmp.path().join("demo");
+    let saved = tmp.path().join("base.json");
+    let (code, _, stderr) = bench(
+        &dir,
+        &[
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0.1",
+            "--save-baseline",
+            saved.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    std::fs::write(
+        dir.join("custom/slow.rego"),
+        "package permit.custom\n\ndeny if count([x | some x in numbers.range(1, 20000); x < 0]) > 0\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = bench(
+        &dir,
+        &[
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0.1",
+            "--baseline",
+            saved.to_str().unwrap(),
+            "--max-regression",
+            "50%",
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("p50 regressed"), "{stderr}");
+}

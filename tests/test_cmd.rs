@@ -380,3 +380,42 @@ fn eval_decides_malformed_queries_without_errors() {
         assert_eq!(v["debug"]["reason"], "invalid_query", "{input}");
     }
 }
+
+/// Breaking one permission in the model fails exactly the test about it, readably.
+#[test]
+fn breaking_one_permission_fails_exactly_its_test() {
+    let tmp = init_example();
+    let demo = tmp.path().join("demo");
+    let path = demo.join("policy/resources.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("permissions: [delete]"));
+    std::fs::write(
+        &path,
+        text.replace("permissions: [delete]", "permissions: []"),
+    )
+    .unwrap();
+    let r = permit(&demo, &["test", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let failed: Vec<&str> = v["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["passed"] == false)
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["the owner of a document may delete it"]);
+    let r = permit(&demo, &["test"]);
+    assert!(
+        r.stdout.contains(
+            "FAIL the owner of a document may delete it (decision)  tests/documents.yaml:"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("resource roles that would: none"),
+        "{}",
+        r.stdout
+    );
+}
