@@ -67,14 +67,25 @@ pub fn run(ctx: &Context, command: Command) -> Result<u8, Error> {
     }
 }
 
+/// How many diagnostics are drawn with their source lines; the rest get one line each (a model
+/// with thousands of broken references would otherwise take seconds to render).
+const RENDER_IN_FULL: usize = 50;
+
 /// Prints diagnostics to stderr for people (errors always, warnings unless `--quiet`).
 pub fn print_diagnostics(ctx: &Context, diags: &Diagnostics, sources: &SourceMap) {
     let renderer = Renderer::new(ctx.color);
-    for d in &diags.items {
-        if ctx.quiet && !d.is_error() {
-            continue;
+    let shown = diags.items.iter().filter(|d| !(ctx.quiet && !d.is_error()));
+    let mut rest = 0;
+    for (i, d) in shown.enumerate() {
+        if i < RENDER_IN_FULL {
+            eprint!("{}", renderer.render(d, sources));
+        } else {
+            eprintln!("{}", crate::diagnostics::plain(d, sources));
+            rest += 1;
         }
-        eprint!("{}", renderer.render(d, sources));
+    }
+    if rest > 0 {
+        eprintln!("({rest} more shown on one line each; `--format json` lists them all)");
     }
 }
 
