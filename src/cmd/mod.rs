@@ -74,7 +74,7 @@ const RENDER_IN_FULL: usize = 50;
 /// Prints diagnostics to stderr for people (errors always, warnings unless `--quiet`).
 pub fn print_diagnostics(ctx: &Context, diags: &Diagnostics, sources: &SourceMap) {
     let renderer = Renderer::new(ctx.color);
-    let shown = diags.items.iter().filter(|d| !(ctx.quiet && !d.is_error()));
+    let shown = diags.items.iter().filter(|d| !ctx.quiet || d.is_error());
     let mut rest = 0;
     for (i, d) in shown.enumerate() {
         if i < RENDER_IN_FULL {
