@@ -90,15 +90,12 @@ pub fn run(ctx: &Context, args: BenchArgs) -> Result<u8, Error> {
     };
 
     let mut project = Project::discover(&ctx.dir)?;
-    let built = project.build()?;
-    let Some(compiled) = built.compiled else {
-        super::print_errors(ctx, &built.checked.diags, &project.sources);
-        eprintln!("error: the model has errors; fix them first (`permit check`)");
+    let Some((compiled, model)) = super::compiled(ctx, &mut project)? else {
         return Ok(1);
     };
     let mut engine = Engine::new(&compiled).map_err(|e| Error::Internal(e.to_string()))?;
 
-    let set = query_set(ctx, &args, &mut project, &built.checked.model)?;
+    let set = query_set(ctx, &args, &mut project, &model)?;
     if set.is_empty() {
         return Err(Error::Usage(
             "no queries to run (give --queries FILE.jsonl or --generate N)".into(),

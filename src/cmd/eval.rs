@@ -37,25 +37,16 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<u8, Error> {
     let format = ctx.format(&[Format::Json])?;
     let input = query(&args)?;
     let mut project = Project::discover(&ctx.dir)?;
-    let built = project.build()?;
-    super::print_errors(ctx, &built.checked.diags, &project.sources);
-    let Some(compiled) = built.compiled else {
-        eprintln!("error: the model has errors; fix them first (`permit check`)");
+    let Some((compiled, model)) = super::compiled(ctx, &mut project)? else {
         return Ok(1);
     };
     let mut engine = Engine::new(&compiled).map_err(|e| Error::Internal(e.to_string()))?;
     let decision = engine
         .decide(&input)
         .map_err(|e| Error::Internal(e.to_string()))?;
-    let explanation = args.explain.then(|| {
-        crate::explain::explain(
-            &built.checked.model,
-            &project.sources,
-            &input,
-            &decision,
-            &mut engine,
-        )
-    });
+    let explanation = args
+        .explain
+        .then(|| crate::explain::explain(&model, &project.sources, &input, &decision, &mut engine));
     match format {
         Format::Json => {
             let mut doc = decision.document.clone();

@@ -102,6 +102,23 @@ pub fn print_errors(ctx: &Context, diags: &Diagnostics, sources: &SourceMap) {
     print_diagnostics(ctx, &errors, sources);
 }
 
+/// Builds the project for commands that need a valid model (eval, test, bench). When the model
+/// has errors they are printed and `None` comes back: the caller exits 1.
+pub fn compiled(
+    ctx: &Context,
+    project: &mut crate::project::Project,
+) -> Result<Option<(crate::compile::Compiled, crate::model::Model)>, Error> {
+    let built = project.build()?;
+    print_errors(ctx, &built.checked.diags, &project.sources);
+    match built.compiled {
+        Some(c) => Ok(Some((c, built.checked.model))),
+        None => {
+            eprintln!("error: the model has errors; fix them first (`permit check`)");
+            Ok(None)
+        }
+    }
+}
+
 /// Prints an error that ended the command.
 pub fn report_error(ctx: &Context, e: &Error) {
     if let Error::Config { diags, sources } = e {

@@ -58,13 +58,9 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<u8, Error> {
     let opa = args.engine.as_deref().map(opa::Opa::parse).transpose()?;
     let start = Instant::now();
     let mut project = Project::discover(&ctx.dir)?;
-    let built = project.build()?;
-    let Some(compiled) = built.compiled else {
-        super::print_errors(ctx, &built.checked.diags, &project.sources);
-        eprintln!("error: the model has errors; fix them first (`permit check`)");
+    let Some((compiled, model)) = super::compiled(ctx, &mut project)? else {
         return Ok(1);
     };
-    let model = built.checked.model;
     let mut found = discover(&mut project, &args.paths)?;
     warn_unknowns(&model, &found.cases, &mut found.diags);
     if let Some(re) = &filter {
