@@ -45,6 +45,12 @@ fn in_process_figures_per_class() {
     );
     assert_eq!(code, 0, "{stderr}");
     let v: Value = serde_json::from_str(&stdout).unwrap();
+    for key in ["p50_ns", "p90_ns", "p99_ns", "throughput_per_s"] {
+        assert!(
+            v[key].is_number(),
+            "SPEC section 7 names `{key}` in --format json: {v}"
+        );
+    }
     // the bytecode VM is used because it agrees with the interpreter on the example's queries
     assert_eq!(v["target"], "in-process (bytecode VM)");
     for class in ["all", "rbac", "rebac", "abac", "deny"] {
