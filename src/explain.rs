@@ -214,7 +214,17 @@ pub fn explain(
         _ => {
             let held: Vec<String> = held_here.iter().map(|a| format!("`{}`", a.role.text)).collect();
             let would: Vec<String> = m.roles.keys().filter(|r| tenant_path(m, r, q.ty, q.action).is_some()).map(|r| format!("`{r}`")).collect();
-            let res_would: Vec<String> = m.resources.get(q.ty).map(|r| r.roles.keys().filter(|role| crate::compile::data::role_closure(role, |n| r.roles.get(n).map(|x| &x.extends)).iter().any(|h| r.roles.get(h).is_some_and(|x| x.permissions.iter().any(|p| p.text == q.action || p.text == "*")))).map(|r| format!("`{r}`")).collect()).unwrap_or_default();
+            let res_would: Vec<String> = m
+                .resources
+                .get(q.ty)
+                .map(|r| {
+                    r.roles
+                        .keys()
+                        .filter(|role| crate::compile::data::resource_role_grants(r, role).contains_key(q.action))
+                        .map(|role| format!("`{role}`"))
+                        .collect()
+                })
+                .unwrap_or_default();
             format!(
                 "no role grants `{perm}`: tenant roles held in `{}`: {}; tenant roles that would: {}; resource roles that would: {}",
                 q.tenant,

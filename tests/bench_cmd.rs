@@ -7,18 +7,6 @@ use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::Value;
 use std::path::Path;
 
-fn demo() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = cargo_bin_cmd!("permit")
-        .arg("init")
-        .arg(tmp.path().join("demo"))
-        .args(["--no-git", "-q"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    tmp
-}
-
 fn bench(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = cargo_bin_cmd!("permit")
         .arg("-C")
@@ -38,7 +26,7 @@ fn bench(dir: &Path, args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn in_process_figures_per_class() {
-    let tmp = demo();
+    let tmp = support::init_demo();
     let (code, stdout, stderr) = bench(
         &tmp.path().join("demo"),
         &["--duration", "0.3", "--warmup", "0", "--format", "json"],
@@ -68,7 +56,7 @@ fn in_process_figures_per_class() {
 
 #[test]
 fn a_baseline_gates_on_regressions() {
-    let tmp = demo();
+    let tmp = support::init_demo();
     let dir = tmp.path().join("demo");
     let saved = tmp.path().join("base.json");
     let (code, _, stderr) = bench(
@@ -134,7 +122,7 @@ fn a_baseline_gates_on_regressions() {
 
 #[test]
 fn a_broken_query_line_is_reported_and_skipped() {
-    let tmp = demo();
+    let tmp = support::init_demo();
     let q = tmp.path().join("q.jsonl");
     std::fs::write(&q, "{\"user\": {\"key\": \"alice\"}, \"action\": \"read\", \"resource\": {\"type\": \"document\"}}\n{broken\n\n[1]\n").unwrap();
     let (code, stdout, stderr) = bench(
@@ -163,7 +151,7 @@ fn a_broken_query_line_is_reported_and_skipped() {
 
 #[test]
 fn an_unreachable_pdp_exits_3_without_hanging() {
-    let tmp = demo();
+    let tmp = support::init_demo();
     let port = support::free_port();
     let started = std::time::Instant::now();
     let (code, _, stderr) = bench(
@@ -183,7 +171,7 @@ fn an_unreachable_pdp_exits_3_without_hanging() {
 #[test]
 fn remote_against_a_real_opa_server() {
     let Some(opa) = support::opa() else { return };
-    let tmp = demo();
+    let tmp = support::init_demo();
     let dir = tmp.path().join("demo");
     assert!(cargo_bin_cmd!("permit")
         .arg("-C")
@@ -244,7 +232,7 @@ fn remote_against_a_real_opa_server() {
 /// burns time on every decision), and the comparison fails.
 #[test]
 fn a_deliberate_slowdown_in_the_policy_fails_the_baseline() {
-    let tmp = demo();
+    let tmp = support::init_demo();
     let dir = tmp.path().join("demo");
     let saved = tmp.path().join("base.json");
     let (code, _, stderr) = bench(

@@ -1,6 +1,8 @@
 //! `permit test`, `permit build` and `permit eval` through the real binary, on fixture projects
 //! under `fixtures/test/` and on the `permit init` example.
 
+mod support;
+
 use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -35,21 +37,9 @@ fn permit(dir: &Path, args: &[&str]) -> Out {
     r
 }
 
-fn init_example() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = cargo_bin_cmd!("permit")
-        .arg("init")
-        .arg(tmp.path().join("demo"))
-        .args(["--no-git", "-q"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    tmp
-}
-
 #[test]
 fn the_init_example_passes_its_own_tests() {
-    let tmp = init_example();
+    let tmp = support::init_demo();
     let r = permit(&tmp.path().join("demo"), &["test"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
@@ -222,7 +212,7 @@ fn coverage_reports_untested_grants_and_gates() {
 
 #[test]
 fn build_writes_rego_and_data_and_refuses_a_foreign_folder() {
-    let tmp = init_example();
+    let tmp = support::init_demo();
     let demo = tmp.path().join("demo");
     let r = permit(&demo, &["build", "--out", "out"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -295,7 +285,7 @@ fn build_from_a_git_ref_without_checkout() {
 
 #[test]
 fn eval_explains_allow_and_deny() {
-    let tmp = init_example();
+    let tmp = support::init_demo();
     let demo = tmp.path().join("demo");
     let r = permit(
         &demo,
@@ -354,7 +344,7 @@ fn eval_explains_allow_and_deny() {
 
 #[test]
 fn eval_decides_malformed_queries_without_errors() {
-    let tmp = init_example();
+    let tmp = support::init_demo();
     let demo = tmp.path().join("demo");
     for input in [
         r#"{"user": {"key": ""}, "action": "read", "resource": {"type": "document"}}"#,
@@ -384,7 +374,7 @@ fn eval_decides_malformed_queries_without_errors() {
 /// Breaking one permission in the model fails exactly the test about it, readably.
 #[test]
 fn breaking_one_permission_fails_exactly_its_test() {
-    let tmp = init_example();
+    let tmp = support::init_demo();
     let demo = tmp.path().join("demo");
     let path = demo.join("policy/resources.yaml");
     let text = std::fs::read_to_string(&path).unwrap();

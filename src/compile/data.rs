@@ -133,59 +133,86 @@ fn resources(m: &Model) -> BTreeMap<&str, Set<'_>> {
         .collect()
 }
 
-fn tenant_grants(m: &Model) -> BTreeMap<&str, BTreeMap<&str, Set<'_>>> {
+/// Everything tenant role `name` grants, through `extends` and `*`: `(type, action)` -> the held
+/// role whose own permission grants it (the first in name order). Shared with test coverage.
+pub fn tenant_role_grants<'m>(m: &'m Model, name: &str) -> BTreeMap<(&'m str, &'m str), &'m str> {
     let mut out = BTreeMap::new();
-    for name in m.roles.keys() {
-        let mut by_type: BTreeMap<&str, Set<'_>> = BTreeMap::new();
-        for held in role_closure(name, |n| m.roles.get(n).map(|r| &r.extends)) {
-            let Some(role) = m.roles.get(&held) else {
+    for held in role_closure(name, |n| m.roles.get(n).map(|r| &r.extends)) {
+        let Some((held, role)) = m.roles.get_key_value(&held) else {
+            continue;
+        };
+        for p in &role.permissions {
+            let Some((ty, action)) = p.text.split_once(':') else {
                 continue;
             };
-            for p in &role.permissions {
-                let Some((ty, action)) = p.text.split_once(':') else {
-                    continue;
-                };
-                let Some((ty, res)) = m.resources.get_key_value(ty) else {
-                    continue;
-                };
-                let set = by_type.entry(ty.as_str()).or_default();
-                if action == "*" {
-                    set.extend(res.actions.keys().map(|a| (a.as_str(), true)));
-                } else if let Some((a, _)) = res.actions.get_key_value(action) {
-                    set.insert(a.as_str(), true);
-                }
+            let Some((ty, res)) = m.resources.get_key_value(ty) else {
+                continue;
+            };
+            for a in res
+                .actions
+                .keys()
+                .filter(|a| action == "*" || a.as_str() == action)
+            {
+                out.entry((ty.as_str(), a.as_str()))
+                    .or_insert(held.as_str());
             }
         }
-        out.insert(name.as_str(), by_type);
     }
     out
 }
 
-fn resource_grants(m: &Model) -> BTreeMap<&str, BTreeMap<&str, Set<'_>>> {
+/// Everything resource role `name` of `r` grants, through `extends` and `*`: action -> the held
+/// role whose own permission grants it. Shared with test coverage.
+pub fn resource_role_grants<'m>(
+    r: &'m crate::model::Resource,
+    name: &str,
+) -> BTreeMap<&'m str, &'m str> {
     let mut out = BTreeMap::new();
-    for (ty, r) in &m.resources {
-        let mut by_role = BTreeMap::new();
-        for name in r.roles.keys() {
-            let mut set: Set<'_> = BTreeMap::new();
-            for held in role_closure(name, |n| r.roles.get(n).map(|x| &x.extends)) {
-                let Some(def) = r.roles.get(&held) else {
-                    continue;
-                };
-                for p in &def.permissions {
-                    if p.text == "*" {
-                        set.extend(r.actions.keys().map(|a| (a.as_str(), true)));
-                    } else if let Some((a, _)) = r.actions.get_key_value(&p.text) {
-                        set.insert(a.as_str(), true);
-                    }
-                }
+    for held in role_closure(name, |n| r.roles.get(n).map(|x| &x.extends)) {
+        let Some((held, def)) = r.roles.get_key_value(&held) else {
+            continue;
+        };
+        for p in &def.permissions {
+            for a in r.actions.keys().filter(|a| p.text == "*" || **a == p.text) {
+                out.entry(a.as_str()).or_insert(held.as_str());
             }
-            by_role.insert(name.as_str(), set);
-        }
-        if !by_role.is_empty() {
-            out.insert(ty.as_str(), by_role);
         }
     }
     out
+}
+
+fn tenant_grants(m: &Model) -> BTreeMap<&str, BTreeMap<&str, Set<'_>>> {
+    m.roles
+        .keys()
+        .map(|name| {
+            let mut by_type: BTreeMap<&str, Set<'_>> = BTreeMap::new();
+            for (ty, action) in tenant_role_grants(m, name).into_keys() {
+                by_type.entry(ty).or_default().insert(action, true);
+            }
+            (name.as_str(), by_type)
+        })
+        .collect()
+}
+
+fn resource_grants(m: &Model) -> BTreeMap<&str, BTreeMap<&str, Set<'_>>> {
+    m.resources
+        .iter()
+        .filter(|(_, r)| !r.roles.is_empty())
+        .map(|(ty, r)| {
+            let by_role = r
+                .roles
+                .keys()
+                .map(|name| {
+                    let set = resource_role_grants(r, name)
+                        .into_keys()
+                        .map(|a| (a, true))
+                        .collect();
+                    (name.as_str(), set)
+                })
+                .collect();
+            (ty.as_str(), by_role)
+        })
+        .collect()
 }
 
 fn tenant_role_closure(m: &Model) -> BTreeMap<&str, Vec<String>> {

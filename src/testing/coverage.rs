@@ -7,7 +7,7 @@
 //! path to a resource role on the instance; the rules whose sets matched (asked of the engine).
 
 use super::file::{Case, Expect};
-use crate::compile::data::role_closure;
+use crate::compile::data::{resource_role_grants, role_closure, tenant_role_grants};
 use crate::engine::Engine;
 use crate::model::{split_instance, Model, Scope, DEFAULT_TENANT};
 use serde::Serialize;
@@ -43,63 +43,35 @@ pub fn compute(
     // the universe, keyed for marking
     let mut items: BTreeMap<(u8, String), Item> = BTreeMap::new();
     for (name, role) in &m.roles {
-        for held in role_closure(name, |n| m.roles.get(n).map(|r| &r.extends)) {
-            let Some(def) = m.roles.get(&held) else {
-                continue;
+        for ((ty, a), held) in tenant_role_grants(m, name) {
+            let via = if held == name.as_str() {
+                String::new()
+            } else {
+                format!(" (via `{held}`)")
             };
-            for p in &def.permissions {
-                let Some((ty, action)) = p.text.split_once(':') else {
-                    continue;
-                };
-                let actions: Vec<String> = if action == "*" {
-                    m.resources
-                        .get(ty)
-                        .map(|r| r.actions.keys().cloned().collect())
-                        .unwrap_or_default()
-                } else {
-                    vec![action.to_string()]
-                };
-                for a in actions {
-                    let via = if held == *name {
-                        String::new()
-                    } else {
-                        format!(" (via `{held}`)")
-                    };
-                    items
-                        .entry((0, format!("{name}|{ty}:{a}")))
-                        .or_insert(Item {
-                            kind: "rbac",
-                            text: format!("role `{name}` grants `{ty}:{a}`{via}"),
-                            at: at(role.key.span),
-                            covered: false,
-                        });
-                }
-            }
+            items.insert(
+                (0, format!("{name}|{ty}:{a}")),
+                Item {
+                    kind: "rbac",
+                    text: format!("role `{name}` grants `{ty}:{a}`{via}"),
+                    at: at(role.key.span),
+                    covered: false,
+                },
+            );
         }
     }
     for (ty, r) in &m.resources {
         for (name, role) in &r.roles {
-            for held in role_closure(name, |n| r.roles.get(n).map(|x| &x.extends)) {
-                let Some(def) = r.roles.get(&held) else {
-                    continue;
-                };
-                for p in &def.permissions {
-                    let actions: Vec<String> = if p.text == "*" {
-                        r.actions.keys().cloned().collect()
-                    } else {
-                        vec![p.text.clone()]
-                    };
-                    for a in actions {
-                        items
-                            .entry((1, format!("{ty}|{name}|{a}")))
-                            .or_insert(Item {
-                                kind: "rebac",
-                                text: format!("`{ty}` role `{name}` grants `{a}`"),
-                                at: at(role.key.span),
-                                covered: false,
-                            });
-                    }
-                }
+            for a in resource_role_grants(r, name).into_keys() {
+                items.insert(
+                    (1, format!("{ty}|{name}|{a}")),
+                    Item {
+                        kind: "rebac",
+                        text: format!("`{ty}` role `{name}` grants `{a}`"),
+                        at: at(role.key.span),
+                        covered: false,
+                    },
+                );
             }
             for (i, g) in role.granted_to.iter().enumerate() {
                 items.insert(

@@ -3,6 +3,19 @@
 
 pub mod random;
 
+/// A temp folder holding `demo/`, a fresh `permit init` project (no git).
+pub fn init_demo() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = assert_cmd::cargo::cargo_bin_cmd!("permit")
+        .arg("init")
+        .arg(tmp.path().join("demo"))
+        .args(["--no-git", "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "permit init failed");
+    tmp
+}
+
 use std::path::PathBuf;
 use std::process::Command;
 
