@@ -8,6 +8,7 @@
 // Keyed indexes over borrowed model strings read better spelled out than behind aliases.
 #![allow(clippy::type_complexity)]
 
+pub mod access;
 pub mod bench;
 pub mod cli;
 pub mod cmd;
@@ -15,6 +16,7 @@ pub mod compile;
 pub mod config;
 pub mod custom;
 pub mod diagnostics;
+pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod explain;

@@ -255,11 +255,12 @@ impl Project {
 
     /// Checks and (when valid) compiles the model with the custom Rego.
     pub fn build(&mut self) -> Result<Built, Error> {
-        let mut checked = self.check()?;
+        let checked = self.check()?;
         let compiled = if checked.diags.has_errors() {
             None
         } else {
-            let custom = std::mem::take(&mut checked.custom);
+            // the modules stay in `checked` too: `diff` compares them
+            let custom = checked.custom.clone();
             Some(
                 crate::compile::compile(&checked.model, &self.sources, custom)
                     .map_err(|e| Error::Internal(format!("cannot write the data document: {e}")))?,

@@ -3,8 +3,10 @@
 pub mod bench;
 pub mod build;
 pub mod check;
+pub mod diff;
 pub mod eval;
 pub mod init;
+pub mod promote;
 pub mod schema;
 pub mod test;
 
@@ -64,6 +66,8 @@ pub fn run(ctx: &Context, command: Command) -> Result<u8, Error> {
         Command::Eval(args) => eval::run(ctx, args),
         Command::Test(args) => test::run(ctx, args),
         Command::Bench(args) => bench::run(ctx, args),
+        Command::Diff(args) => diff::run(ctx, args),
+        Command::Promote(args) => promote::run(ctx, args),
     }
 }
 

@@ -439,3 +439,51 @@ fn warn_unknowns(m: &crate::model::Model, cases: &[Case], diags: &mut Diagnostic
         );
     }
 }
+
+/// The outcome of a project's whole test suite, for commands that gate on it (`promote`).
+pub struct Gate {
+    pub passed: usize,
+    pub failed: Vec<String>,
+}
+
+impl Gate {
+    pub fn summary(&self) -> String {
+        format!("{} passed, {} failed", self.passed, self.failed.len())
+    }
+}
+
+/// Runs every decision test and Rego test of `project` (at whatever revision it was opened)
+/// against its compiled policy. Test-file errors count as failures; no tests is a failure too
+/// (a gate that tests nothing proves nothing).
+pub fn gate(project: &mut Project, compiled: &crate::compile::Compiled) -> Result<Gate, Error> {
+    let found = discover(project, &[])?;
+    let mut failed: Vec<String> = found
+        .diags
+        .items
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| crate::diagnostics::plain(d, &project.sources))
+        .collect();
+    if found.cases.is_empty() && found.rego_tests.is_empty() {
+        failed.push(format!("no tests found in `{}`", project.config.tests));
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let engine = Engine::new(compiled).map_err(|e| Error::Internal(e.to_string()))?;
+    let (mut results, _) = run::decisions(&engine, &found.cases, threads, false, &|| {})
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    results.extend(
+        run::rego_tests(compiled, &found.rego_modules, &found.rego_tests, &|| {})
+            .map_err(|e| Error::Internal(e.to_string()))?,
+    );
+    let mut passed = 0;
+    for r in &results {
+        if r.passed() {
+            passed += 1;
+        } else {
+            failed.push(format!("{} ({})", r.name, project.sources.location(r.span)));
+        }
+    }
+    Ok(Gate { passed, failed })
+}

@@ -244,7 +244,7 @@ fn tenants(m: &Model) -> BTreeMap<&str, AttrsOnly<'_>> {
     out
 }
 
-fn until(a: &crate::model::Assignment) -> i64 {
+pub(crate) fn until(a: &crate::model::Assignment) -> i64 {
     a.expires.as_ref().map(|e| e.until_ns).unwrap_or(NEVER)
 }
 
@@ -299,7 +299,7 @@ fn instances(m: &Model) -> BTreeMap<&str, BTreeMap<&str, InstanceData<'_>>> {
 }
 
 /// How holding one resource role on one instance leads to others.
-struct Graph<'m> {
+pub(crate) struct Graph<'m> {
     /// (type, role) -> roles it reaches through `extends` (itself first)
     extends: HashMap<(&'m str, &'m str), Vec<&'m str>>,
     /// (type A, role R) -> [(relation, type D, role E)]: holding R on `a` gives E on every `d`
@@ -310,7 +310,7 @@ struct Graph<'m> {
 }
 
 impl<'m> Graph<'m> {
-    fn new(m: &'m Model) -> Self {
+    pub(crate) fn new(m: &'m Model) -> Self {
         let mut extends = HashMap::new();
         let mut derive: HashMap<(&str, &str), Vec<(&str, &str, &str)>> = HashMap::new();
         for (ty, r) in &m.resources {
@@ -357,7 +357,7 @@ impl<'m> Graph<'m> {
     /// The roles held, as assigned or derived (not through `extends`, which `resource_grants`
     /// already closes over), starting from `role` on `inst`. `seen` keeps (instance, role)
     /// pairs already explored, including those reached through `extends`.
-    fn reach(
+    pub(crate) fn reach(
         &self,
         inst: &'m str,
         role: &'m str,
@@ -478,7 +478,7 @@ fn rebac(m: &Model) -> serde_json::Result<Box<serde_json::value::RawValue>> {
 }
 
 /// `abac_rules[type][action] = [[user_set, resource_set], ...]`, `*` expanded.
-fn abac_rules(m: &Model) -> BTreeMap<&str, BTreeMap<&str, Vec<[&str; 2]>>> {
+pub(crate) fn abac_rules(m: &Model) -> BTreeMap<&str, BTreeMap<&str, Vec<[&str; 2]>>> {
     let mut out: BTreeMap<&str, BTreeMap<&str, BTreeSet<(&str, &str)>>> = BTreeMap::new();
     for rule in &m.condition_set_rules {
         let Some((ty, action)) = rule.permission.text.split_once(':') else {

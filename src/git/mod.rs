@@ -54,8 +54,14 @@ impl Repo {
     /// The commit `rev` names (a branch, tag, `origin/main`, a SHA, `HEAD~1`, ...).
     pub fn commit(&self, rev: &str) -> Result<git2::Commit<'_>, Error> {
         let obj = self.repo.revparse_single(rev).map_err(|e| {
+            let hint = if self.repo.is_shallow() {
+                "; this is a shallow clone, so it may not have been fetched: fetch more history \
+                 (`git fetch --unshallow`, or `fetch-depth: 0` in actions/checkout)"
+            } else {
+                ""
+            };
             Error::Environment(format!(
-                "cannot find `{rev}` in the repository ({})",
+                "cannot find `{rev}` in the repository ({}){hint}",
                 e.message()
             ))
         })?;
@@ -157,5 +163,216 @@ impl Repo {
             .statuses(Some(&mut opts))
             .map_err(|e| git_error("cannot read status", e))?;
         Ok(!statuses.is_empty())
+    }
+}
+
+/// Why a branch update did not happen.
+#[derive(Debug)]
+pub enum UpdateError {
+    /// The branch no longer points where the caller saw it (someone moved it meanwhile).
+    Moved {
+        now: String,
+    },
+    Git(Error),
+}
+
+impl Repo {
+    /// The commit a local branch points at, if the branch exists.
+    pub fn branch_tip(&self, branch: &str) -> Option<String> {
+        self.repo
+            .find_reference(&format!("refs/heads/{branch}"))
+            .ok()
+            .and_then(|r| r.target())
+            .map(|o| o.to_string())
+    }
+
+    /// Whether `rev` names something in the repository.
+    pub fn exists(&self, rev: &str) -> bool {
+        self.repo.revparse_single(rev).is_ok()
+    }
+
+    fn oid(&self, sha: &str) -> Result<git2::Oid, Error> {
+        git2::Oid::from_str(sha).map_err(|e| git_error(&format!("`{sha}` is not a SHA"), e))
+    }
+
+    /// Whether commit `ancestor` is `descendant` or one of its ancestors.
+    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, Error> {
+        let (a, d) = (self.oid(ancestor)?, self.oid(descendant)?);
+        if a == d {
+            return Ok(true);
+        }
+        self.repo
+            .graph_descendant_of(d, a)
+            .map_err(|e| git_error("cannot compare commits", e))
+    }
+
+    /// The commits reachable from `to` and not from `from`, newest first: (SHA, subject).
+    pub fn commits_between(&self, from: &str, to: &str) -> Result<Vec<(String, String)>, Error> {
+        let mut walk = self
+            .repo
+            .revwalk()
+            .map_err(|e| git_error("cannot walk history", e))?;
+        let (to, from) = (self.oid(to)?, self.oid(from)?);
+        walk.push(to)
+            .and_then(|_| walk.hide(from))
+            .map_err(|e| git_error("cannot walk history", e))?;
+        let mut out = Vec::new();
+        for oid in walk {
+            let oid = oid.map_err(|e| git_error("cannot walk history", e))?;
+            let c = self
+                .repo
+                .find_commit(oid)
+                .map_err(|e| git_error("cannot read commit", e))?;
+            out.push((
+                oid.to_string(),
+                String::from_utf8_lossy(c.summary_bytes().unwrap_or_default()).into_owned(),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Who is acting, for commits, tags and audit records: `GIT_COMMITTER_NAME`/`_EMAIL` (as
+    /// git reads them), else git's `user.name`/`user.email`, else `$USER`.
+    pub fn signature(&self) -> Result<git2::Signature<'static>, Error> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let (Some(name), Some(email)) = (env("GIT_COMMITTER_NAME"), env("GIT_COMMITTER_EMAIL")) {
+            return git2::Signature::now(&name, &email)
+                .map_err(|e| git_error("cannot make a signature", e));
+        }
+        self.repo
+            .signature()
+            .or_else(|_| {
+                let user = std::env::var("USER").unwrap_or_else(|_| "permit".into());
+                git2::Signature::now(&user, &format!("{user}@localhost"))
+            })
+            .map_err(|e| git_error("cannot make a signature", e))
+    }
+
+    /// Makes (without moving any branch) a merge commit of `theirs` into `ours`. `Ok(Err(paths))`
+    /// lists the conflicting paths when the merge is not clean.
+    pub fn merge_commit(
+        &self,
+        ours: &str,
+        theirs: &str,
+        message: &str,
+    ) -> Result<Result<String, Vec<String>>, Error> {
+        let (o, t) = (
+            self.repo
+                .find_commit(self.oid(ours)?)
+                .map_err(|e| git_error("cannot read commit", e))?,
+            self.repo
+                .find_commit(self.oid(theirs)?)
+                .map_err(|e| git_error("cannot read commit", e))?,
+        );
+        let mut index = self
+            .repo
+            .merge_commits(&o, &t, None)
+            .map_err(|e| git_error("cannot merge", e))?;
+        if index.has_conflicts() {
+            let mut paths: Vec<String> = index
+                .conflicts()
+                .map_err(|e| git_error("cannot read conflicts", e))?
+                .filter_map(|c| c.ok())
+                .filter_map(|c| c.our.or(c.their).or(c.ancestor))
+                .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+                .collect();
+            paths.sort();
+            paths.dedup();
+            return Ok(Err(paths));
+        }
+        let tree_id = index
+            .write_tree_to(&self.repo)
+            .map_err(|e| git_error("cannot write the merged tree", e))?;
+        let tree = self
+            .repo
+            .find_tree(tree_id)
+            .map_err(|e| git_error("cannot read the merged tree", e))?;
+        let sig = self.signature()?;
+        let id = self
+            .repo
+            .commit(None, &sig, &sig, message, &tree, &[&o, &t])
+            .map_err(|e| git_error("cannot write the merge commit", e))?;
+        Ok(Ok(id.to_string()))
+    }
+
+    /// Moves local branch `branch` from `expected` to `new` only if it still points at
+    /// `expected` (compare-and-swap); `message` goes to the reflog.
+    pub fn update_branch(
+        &self,
+        branch: &str,
+        new: &str,
+        expected: &str,
+        message: &str,
+    ) -> Result<(), UpdateError> {
+        let name = format!("refs/heads/{branch}");
+        let (new_id, old_id) = match (self.oid(new), self.oid(expected)) {
+            (Ok(n), Ok(o)) => (n, o),
+            (Err(e), _) | (_, Err(e)) => return Err(UpdateError::Git(e)),
+        };
+        match self
+            .repo
+            .reference_matching(&name, new_id, true, old_id, message)
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match self.branch_tip(branch) {
+                Some(now) if now != expected => Err(UpdateError::Moved { now }),
+                _ => Err(UpdateError::Git(git_error(
+                    &format!("cannot update `{branch}`"),
+                    e,
+                ))),
+            },
+        }
+    }
+
+    /// The branch HEAD is on, if HEAD is not detached.
+    pub fn head_branch(&self) -> Option<String> {
+        let head = self.repo.head().ok()?;
+        if !head.is_branch() {
+            return None;
+        }
+        head.shorthand().ok().map(str::to_string)
+    }
+
+    /// Whether anything in the working tree (the whole repository) differs from HEAD.
+    pub fn worktree_dirty(&self) -> Result<bool, Error> {
+        let mut opts = git2::StatusOptions::new();
+        opts.include_untracked(true).recurse_untracked_dirs(true);
+        let statuses = self
+            .repo
+            .statuses(Some(&mut opts))
+            .map_err(|e| git_error("cannot read status", e))?;
+        Ok(!statuses.is_empty())
+    }
+
+    /// Updates the working tree and index to commit `sha` (HEAD is not moved). Safe: refuses
+    /// rather than overwrite local changes.
+    pub fn checkout(&self, sha: &str) -> Result<(), Error> {
+        let commit = self
+            .repo
+            .find_commit(self.oid(sha)?)
+            .map_err(|e| git_error("cannot read commit", e))?;
+        let mut opts = git2::build::CheckoutBuilder::new();
+        opts.safe();
+        self.repo
+            .checkout_tree(commit.as_object(), Some(&mut opts))
+            .map_err(|e| git_error("cannot update the working tree", e))
+    }
+
+    /// Creates annotated tag `name` on `sha` with `message` (never replaces one).
+    pub fn tag(&self, name: &str, sha: &str, message: &str) -> Result<(), Error> {
+        let obj = self
+            .repo
+            .find_object(self.oid(sha)?, None)
+            .map_err(|e| git_error("cannot read commit", e))?;
+        let sig = self.signature()?;
+        self.repo
+            .tag(name, &obj, &sig, message, false)
+            .map(|_| ())
+            .map_err(|e| git_error(&format!("cannot create tag `{name}`"), e))
+    }
+
+    /// The repository's working-tree root.
+    pub fn workdir(&self) -> Option<&Path> {
+        self.repo.workdir()
     }
 }

@@ -1,6 +1,7 @@
 //! Shared by integration tests: finding real OPA, a seeded PRNG, random models and queries.
 #![allow(dead_code)]
 
+pub mod git;
 pub mod random;
 
 /// A temp folder holding `demo/`, a fresh `permit init` project (no git).

@@ -1,0 +1,160 @@
+//! `permit diff`: what a change does to who-can-do-what, between two versions of the project.
+
+use super::Context;
+use crate::cli::Format;
+use crate::diff::{self, Side, SideInfo};
+use crate::error::Error;
+use crate::project::{Project, Revision};
+
+/// Show what a change does to who-can-do-what: model, effective permissions, generated Rego.
+///
+/// `permit diff` compares HEAD with the working tree; `permit diff REF` compares REF with the
+/// working tree; `permit diff BASE HEAD` two refs; `--env staging --env production` two
+/// environments' branches. Refs are read from git objects, without checkout.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The base: a branch, tag, SHA or `origin/main` (default: HEAD).
+    #[arg(value_name = "BASE")]
+    pub base: Option<String>,
+
+    /// The head: a ref (default: the working tree).
+    #[arg(value_name = "HEAD")]
+    pub head: Option<String>,
+
+    /// Compare environments' branches instead (give it twice: base, then head).
+    #[arg(long = "env", value_name = "ENV", conflicts_with_all = ["base", "head"])]
+    pub envs: Vec<String>,
+
+    /// Also show the generated Rego and data as a unified diff.
+    #[arg(long)]
+    pub rego: bool,
+
+    /// Exit 1 when the change does this (`widen`: any permission widens).
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub fail_on: Option<FailOn>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Any role or user gains a permission.
+    Widen,
+}
+
+pub fn run(ctx: &Context, args: DiffArgs) -> Result<u8, Error> {
+    let format = ctx.format(&[Format::Json, Format::Markdown])?;
+    let found = Project::discover(&ctx.dir)?;
+    let (base, head) = sides(&found, &args)?;
+    let now = crate::project::now_ns();
+    let loaded = std::thread::scope(|s| {
+        let b = s.spawn(|| load(&found, &base, args.rego));
+        let h = load(&found, &head, args.rego);
+        (b.join(), h)
+    });
+    let (b, h) = match loaded {
+        (Ok(b), h) => (b?, h?),
+        (Err(_), _) => return Err(Error::Internal("loading the base side panicked".into())),
+    };
+    let mut broken = false;
+    for (side, loaded) in [(&base, &b), (&head, &h)] {
+        if loaded.built.checked.diags.has_errors() {
+            super::print_errors(ctx, &loaded.built.checked.diags, &loaded.project.sources);
+            eprintln!(
+                "error: the model at {} has {} error(s); a diff needs both sides valid",
+                side.0.label,
+                loaded.built.checked.diags.error_count()
+            );
+            broken = true;
+        }
+    }
+    if broken {
+        return Ok(1);
+    }
+    let d = diff::diff(&side(&base, &b), &side(&head, &h), now);
+    let text = match format {
+        Format::Json => diff::render::json(&d),
+        Format::Markdown => diff::render::markdown(&d),
+        _ => diff::render::text(&d),
+    };
+    if !ctx.quiet || format != Format::Text {
+        print!("{text}");
+        if !text.ends_with('\n') {
+            println!();
+        }
+    }
+    if args.fail_on == Some(FailOn::Widen) && d.summary.widens {
+        eprintln!("error: the change widens permissions (--fail-on widen)");
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+fn side<'a>(s: &(SideInfo, Revision), l: &'a Loaded) -> Side<'a> {
+    Side {
+        info: s.0.clone(),
+        model: &l.built.checked.model,
+        sources: &l.project.sources,
+        custom: &l.built.checked.custom,
+        compiled: l.built.compiled.as_ref(),
+    }
+}
+
+struct Loaded {
+    project: Project,
+    built: crate::project::Built,
+}
+
+fn load(found: &Project, side: &(SideInfo, Revision), rego: bool) -> Result<Loaded, Error> {
+    let mut project = found.at(&side.1)?;
+    let built = if rego {
+        project.build()?
+    } else {
+        crate::project::Built {
+            checked: project.check()?,
+            compiled: None,
+        }
+    };
+    Ok(Loaded { project, built })
+}
+
+/// The two sides named on the command line.
+fn sides(
+    found: &Project,
+    args: &DiffArgs,
+) -> Result<((SideInfo, Revision), (SideInfo, Revision)), Error> {
+    let repo = crate::git::Repo::open(&found.root)?;
+    let at_ref = |label: &str, r: &str| -> Result<(SideInfo, Revision), Error> {
+        let sha = repo.sha(r)?;
+        Ok((
+            SideInfo {
+                label: label.to_string(),
+                commit: Some(sha.clone()),
+            },
+            Revision::Ref(sha),
+        ))
+    };
+    let work = || {
+        (
+            SideInfo {
+                label: "working tree".into(),
+                commit: None,
+            },
+            Revision::WorkTree,
+        )
+    };
+    if !args.envs.is_empty() {
+        let [b, h] = args.envs.as_slice() else {
+            return Err(Error::Usage(format!(
+                "`--env` takes two environments (base, then head), not {}",
+                args.envs.len()
+            )));
+        };
+        let b = super::promote::environment_ref(found, &repo, b)?;
+        let h = super::promote::environment_ref(found, &repo, h)?;
+        return Ok((at_ref(&b.0, &b.1)?, at_ref(&h.0, &h.1)?));
+    }
+    match (&args.base, &args.head) {
+        (None, _) => Ok((at_ref("HEAD", "HEAD")?, work())),
+        (Some(b), None) => Ok((at_ref(b, b)?, work())),
+        (Some(b), Some(h)) => Ok((at_ref(b, b)?, at_ref(h, h)?)),
+    }
+}
