@@ -8,6 +8,7 @@
 use crate::model::condition::{Check, Condition, Leaf, Operand, Operator, Subject};
 use crate::model::Attributes;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// What a condition can see: one user, one resource, the decision's tenant and the context.
 pub struct Env<'a> {
@@ -22,17 +23,21 @@ pub struct Env<'a> {
     pub context: Option<&'a serde_json::Map<String, Value>>,
 }
 
-impl Env<'_> {
-    fn attr(&self, subject: Subject, attr: &str) -> Option<Value> {
-        let stored = |a: Option<&Attributes>| a.and_then(|a| a.get(attr)).map(|v| v.value.clone());
+impl<'a> Env<'a> {
+    fn attr(&self, subject: Subject, attr: &str) -> Option<Cow<'a, Value>> {
+        let stored = |a: Option<&'a Attributes>| {
+            a.and_then(|a| a.get(attr)).map(|v| Cow::Borrowed(&v.value))
+        };
         match (subject, attr) {
-            (Subject::User, "key") => self.user_key.map(|k| Value::String(k.into())),
-            (Subject::User, "roles") => Some(self.user_roles.clone()),
-            (Subject::Resource, "key") => self.resource_key.map(|k| Value::String(k.into())),
+            (Subject::User, "key") => self.user_key.map(|k| Cow::Owned(Value::String(k.into()))),
+            (Subject::User, "roles") => Some(Cow::Borrowed(self.user_roles)),
+            (Subject::Resource, "key") => self
+                .resource_key
+                .map(|k| Cow::Owned(Value::String(k.into()))),
             (Subject::User, _) => stored(self.user),
             (Subject::Resource, _) => stored(self.resource),
             (Subject::Tenant, _) => stored(self.tenant),
-            (Subject::Context, _) => self.context.and_then(|c| c.get(attr)).cloned(),
+            (Subject::Context, _) => self.context.and_then(|c| c.get(attr)).map(Cow::Borrowed),
         }
     }
 }
@@ -55,21 +60,22 @@ fn leaf_holds(leaf: &Leaf, env: &Env) -> bool {
 }
 
 fn check_holds(x: &Value, check: &Check, env: &Env) -> bool {
-    let v = match &check.value {
-        Operand::Value(v) => v.clone(),
+    let v: Cow<Value> = match &check.value {
+        Operand::Value(v) => Cow::Borrowed(v),
         Operand::Ref { subject, attr, .. } => match env.attr(*subject, attr) {
             Some(v) => v,
             None => return false,
         },
     };
+    let v: &Value = &v;
     match check.op {
-        Operator::Equals => equal(x, &v),
-        Operator::NotEquals => type_name(x) == type_name(&v) && !equal(x, &v),
+        Operator::Equals => equal(x, v),
+        Operator::NotEquals => type_name(x) == type_name(v) && !equal(x, v),
         Operator::GreaterThan
         | Operator::GreaterThanEquals
         | Operator::LessThan
         | Operator::LessThanEquals => {
-            let (Some(a), Some(b)) = (number(x), number(&v)) else {
+            let (Some(a), Some(b)) = (number(x), number(v)) else {
                 return false;
             };
             match check.op {
@@ -79,27 +85,27 @@ fn check_holds(x: &Value, check: &Check, env: &Env) -> bool {
                 _ => a <= b,
             }
         }
-        Operator::Contains => match (x, &v) {
+        Operator::Contains => match (x, v) {
             (Value::String(a), Value::String(b)) => a.contains(b.as_str()),
             _ => false,
         },
-        Operator::In => match &v {
+        Operator::In => match v {
             Value::Array(items) => items.iter().any(|i| equal(i, x)),
             _ => false,
         },
         Operator::ArrayContains => match x {
-            Value::Array(items) => items.iter().any(|i| equal(i, &v)),
+            Value::Array(items) => items.iter().any(|i| equal(i, v)),
             _ => false,
         },
-        Operator::ArraySubset => match (x, &v) {
+        Operator::ArraySubset => match (x, v) {
             (Value::Array(a), Value::Array(b)) => a.iter().all(|e| b.iter().any(|f| equal(e, f))),
             _ => false,
         },
-        Operator::ArraySuperset => match (x, &v) {
+        Operator::ArraySuperset => match (x, v) {
             (Value::Array(a), Value::Array(b)) => b.iter().all(|e| a.iter().any(|f| equal(e, f))),
             _ => false,
         },
-        Operator::ArrayIntersect => match (x, &v) {
+        Operator::ArrayIntersect => match (x, v) {
             (Value::Array(a), Value::Array(b)) => a.iter().any(|e| b.iter().any(|f| equal(e, f))),
             _ => false,
         },

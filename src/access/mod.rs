@@ -23,10 +23,14 @@ pub struct Access<'m> {
     pub model: &'m Model,
     pub now: i64,
     tenant_grants: HashMap<&'m str, BTreeMap<(&'m str, &'m str), &'m str>>,
+    /// The same, keyed role -> type -> actions, for lookups by borrowed query strings.
+    tenant_index: HashMap<&'m str, HashMap<&'m str, HashSet<&'m str>>>,
     resource_grants: HashMap<&'m str, HashMap<&'m str, BTreeMap<&'m str, &'m str>>>,
     graph: Graph<'m>,
     /// `abac_rules[type][action] = [(user_set, resource_set)]`, `*` expanded.
     pub abac_rules: BTreeMap<&'m str, BTreeMap<&'m str, Vec<[&'m str; 2]>>>,
+    /// Listed instances by `type:key`: their tenant (or `default`) and attributes.
+    instance_index: HashMap<&'m str, (&'m str, &'m Attributes)>,
     /// What each user set and resource set reads.
     user_set_reads: HashMap<&'m str, Reads>,
     resource_set_reads: HashMap<&'m str, Reads>,
@@ -34,11 +38,18 @@ pub struct Access<'m> {
 
 impl<'m> Access<'m> {
     pub fn new(model: &'m Model, now: i64) -> Self {
-        let tenant_grants = model
+        let tenant_grants: HashMap<&str, BTreeMap<(&str, &str), &str>> = model
             .roles
             .keys()
             .map(|r| (r.as_str(), tenant_role_grants(model, r)))
             .collect();
+        let mut tenant_index: HashMap<&str, HashMap<&str, HashSet<&str>>> = HashMap::new();
+        for (&role, grants) in &tenant_grants {
+            let by_type = tenant_index.entry(role).or_default();
+            for &(ty, action) in grants.keys() {
+                by_type.entry(ty).or_default().insert(action);
+            }
+        }
         let resource_grants = model
             .resources
             .iter()
@@ -55,9 +66,21 @@ impl<'m> Access<'m> {
             model,
             now,
             tenant_grants,
+            tenant_index,
             resource_grants,
             graph: Graph::new(model),
             abac_rules: crate::compile::data::abac_rules(model),
+            instance_index: model
+                .resource_instances
+                .iter()
+                .map(|(k, i)| {
+                    let t = i
+                        .tenant
+                        .as_ref()
+                        .map_or(DEFAULT_TENANT, |t| t.text.as_str());
+                    (k.as_str(), (t, &i.attributes))
+                })
+                .collect(),
             user_set_reads: model
                 .user_sets
                 .iter()
@@ -105,6 +128,35 @@ impl<'m> Access<'m> {
         out
     }
 
+    /// `user`'s live tenant assignments: `(tenant, role)`, sorted.
+    pub fn tenant_assignments(&self, user: &'m User) -> Vec<(&'m str, &'m str)> {
+        let mut out: Vec<(&str, &str)> = user
+            .roles
+            .iter()
+            .filter(|a| self.live(a))
+            .filter_map(|a| match &a.scope {
+                Scope::Tenant(t) => Some((t.text.as_str(), a.role.text.as_str())),
+                Scope::Resource(_) => None,
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Whether `user`'s live tenant roles grant `type:action` in `tenant`.
+    pub fn tenant_allows(&self, user: &User, tenant: &str, ty: &str, action: &str) -> bool {
+        user.roles.iter().any(|a| {
+            matches!(&a.scope, Scope::Tenant(t) if t.text == tenant)
+                && self.live(a)
+                && self
+                    .tenant_index
+                    .get(a.role.text.as_str())
+                    .and_then(|g| g.get(ty))
+                    .is_some_and(|actions| actions.contains(action))
+        })
+    }
+
     /// Everything `user`'s live tenant roles grant: `(tenant, type, action)`.
     pub fn tenant_permissions(&self, user: &'m User) -> BTreeSet<TenantGrant<'m>> {
         let mut out = BTreeSet::new();
@@ -150,8 +202,16 @@ impl<'m> Access<'m> {
 
     /// Everything `user`'s live resource roles grant: `(type:key, action)`.
     pub fn instance_permissions(&self, user: &'m User) -> BTreeSet<InstanceGrant<'m>> {
+        self.permissions_of(&self.instance_roles(user))
+    }
+
+    /// What resource roles held on instances grant: `(type:key, action)`.
+    pub fn permissions_of(
+        &self,
+        held: &BTreeMap<&'m str, BTreeSet<&'m str>>,
+    ) -> BTreeSet<InstanceGrant<'m>> {
         let mut out = BTreeSet::new();
-        for (inst, roles) in self.instance_roles(user) {
+        for (&inst, roles) in held {
             let Some((ty, _)) = split_instance(inst) else {
                 continue;
             };
@@ -166,12 +226,9 @@ impl<'m> Access<'m> {
 
     /// The decision's tenant for a directory instance: its stored tenant, else `default`.
     pub fn instance_tenant(&self, inst: &str) -> &'m str {
-        self.model
-            .resource_instances
+        self.instance_index
             .get(inst)
-            .and_then(|i| i.tenant.as_ref())
-            .map(|t| t.text.as_str())
-            .unwrap_or(DEFAULT_TENANT)
+            .map_or(DEFAULT_TENANT, |(t, _)| t)
     }
 
     /// Every instance the directory names: listed, assigned on, or in a relationship.
@@ -205,10 +262,7 @@ impl<'m> Access<'m> {
     }
 
     fn instance_attrs(&self, inst: &str) -> Option<&'m Attributes> {
-        self.model
-            .resource_instances
-            .get(inst)
-            .map(|i| &i.attributes)
+        self.instance_index.get(inst).map(|(_, a)| *a)
     }
 
     /// Whether user set `set` holds for `user` deciding in `tenant` on instance `inst` (when the

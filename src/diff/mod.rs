@@ -132,7 +132,7 @@ pub fn diff(base: &Side, head: &Side, now: i64) -> Diff {
         match b {
             Ok(b) => (
                 roles::changes(&b, &h, base.sources, head.sources),
-                users::changes(&b, &h),
+                users::changes(&b, &h, &users::Changed::from_model(&model)),
             ),
             Err(_) => (Vec::new(), Vec::new()),
         }

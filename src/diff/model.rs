@@ -13,7 +13,7 @@ type Entities = BTreeMap<String, (Value, Span)>;
 
 pub fn changes(base: &Side, head: &Side) -> Vec<ModelChange> {
     let mut out = Vec::new();
-    let kinds: [(&'static str, fn(&Model) -> Entities); 11] = [
+    let kinds: [(&'static str, fn(&Model) -> Entities); 9] = [
         ("resource", resources),
         ("resource role", resource_roles),
         ("role", roles),
@@ -22,8 +22,6 @@ pub fn changes(base: &Side, head: &Side) -> Vec<ModelChange> {
         ("resource set", resource_sets),
         ("condition set rule", rules),
         ("tenant", tenants),
-        ("user", users),
-        ("resource instance", instances),
         ("relationship", relationships),
     ];
     for (kind, entities) in kinds {
@@ -33,8 +31,97 @@ pub fn changes(base: &Side, head: &Side) -> Vec<ModelChange> {
         });
         compare(&mut out, kind, &b, &h, base.sources, head.sources);
     }
+    // the directory is large: compare span-free first, describe only what differs
+    keyed(
+        &mut out,
+        "user",
+        (&base.model.users, base.sources),
+        (&head.model.users, head.sources),
+        crate::diff::users::same_user,
+        user,
+        |u| u.key.span,
+    );
+    keyed(
+        &mut out,
+        "resource instance",
+        (&base.model.resource_instances, base.sources),
+        (&head.model.resource_instances, head.sources),
+        |x, y| {
+            x.tenant.as_ref().map(|t| &t.text) == y.tenant.as_ref().map(|t| &t.text)
+                && x.attributes.len() == y.attributes.len()
+                && x.attributes
+                    .iter()
+                    .zip(&y.attributes)
+                    .all(|((k, v), (l, w))| k == l && v.value == w.value)
+        },
+        instance,
+        |i| i.key.span,
+    );
     custom(&mut out, base, head);
     out
+}
+
+/// Compares two keyed maps entry by entry (a merge over sorted keys): `same` decides, `value`
+/// describes the differing ones.
+fn keyed<T>(
+    out: &mut Vec<ModelChange>,
+    kind: &'static str,
+    (base, bsrc): (&BTreeMap<String, T>, &SourceMap),
+    (head, hsrc): (&BTreeMap<String, T>, &SourceMap),
+    same: fn(&T, &T) -> bool,
+    value: fn(&T) -> Value,
+    span: fn(&T) -> Span,
+) {
+    let mut b = base.iter().peekable();
+    let mut h = head.iter().peekable();
+    loop {
+        let order = match (b.peek(), h.peek()) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some((bk, _)), Some((hk, _))) => bk.cmp(hk),
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                if let Some((k, x)) = b.next() {
+                    out.push(ModelChange {
+                        change: Change::Removed,
+                        kind,
+                        key: k.clone(),
+                        details: Vec::new(),
+                        at: at(bsrc, span(x)),
+                    });
+                }
+            }
+            std::cmp::Ordering::Greater => {
+                if let Some((k, y)) = h.next() {
+                    out.push(ModelChange {
+                        change: Change::Added,
+                        kind,
+                        key: k.clone(),
+                        details: Vec::new(),
+                        at: at(hsrc, span(y)),
+                    });
+                }
+            }
+            std::cmp::Ordering::Equal => {
+                if let (Some((_, x)), Some((k, y))) = (b.next(), h.next()) {
+                    if !same(x, y) {
+                        let (vx, vy) = (value(x), value(y));
+                        if vx != vy {
+                            out.push(ModelChange {
+                                change: Change::Changed,
+                                kind,
+                                key: k.clone(),
+                                details: details(&vx, &vy),
+                                at: at(hsrc, span(y)),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn compare(
@@ -309,29 +396,17 @@ pub fn assignment(a: &Assignment) -> String {
     s
 }
 
-fn users(m: &Model) -> Entities {
-    m.users
-        .iter()
-        .map(|(k, u)| {
-            let mut roles: Vec<String> = u.roles.iter().map(assignment).collect();
-            roles.sort();
-            let v = json!({"attributes": attrs(&u.attributes), "roles": roles});
-            (k.clone(), (v, u.key.span))
-        })
-        .collect()
+fn user(u: &crate::model::User) -> Value {
+    let mut roles: Vec<String> = u.roles.iter().map(assignment).collect();
+    roles.sort();
+    json!({"attributes": attrs(&u.attributes), "roles": roles})
 }
 
-fn instances(m: &Model) -> Entities {
-    m.resource_instances
-        .iter()
-        .map(|(k, i)| {
-            let v = json!({
-                "tenant": i.tenant.as_ref().map(|t| t.text.clone()),
-                "attributes": attrs(&i.attributes),
-            });
-            (k.clone(), (v, i.key.span))
-        })
-        .collect()
+fn instance(i: &crate::model::Instance) -> Value {
+    json!({
+        "tenant": i.tenant.as_ref().map(|t| t.text.clone()),
+        "attributes": attrs(&i.attributes),
+    })
 }
 
 fn relationships(m: &Model) -> Entities {

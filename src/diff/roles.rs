@@ -37,9 +37,28 @@ pub fn changes(
         }
     }
     let (bidx, hidx) = (derivations(base.model), derivations(head.model));
+    let changed: BTreeSet<(String, String)> = resource_roles
+        .iter()
+        .filter(|(ty, r)| {
+            match (
+                base.resource_role_grants(ty, r),
+                head.resource_role_grants(ty, r),
+            ) {
+                (Some(x), Some(y)) => x.keys().ne(y.keys()),
+                _ => true,
+            }
+        })
+        .cloned()
+        .collect();
     for (ty, role) in resource_roles {
-        let b = resource_role(base, &bidx, bsrc, &ty, &role);
-        let h = resource_role(head, &hidx, hsrc, &ty, &role);
+        // what the role reaches first (cheap); grants are expanded only when it can differ
+        let rb = reach(base.model, &bidx, &ty, &role);
+        let rh = reach(head.model, &hidx, &ty, &role);
+        if rb == rh && !rh.keys().any(|n| changed.contains(n)) {
+            continue;
+        }
+        let b = expand(base, bsrc, rb);
+        let h = expand(head, hsrc, rh);
         compare(&mut out, "resource role", &format!("{ty}#{role}"), &b, &h);
     }
     let pairs: BTreeSet<(String, String)> = [base.model, head.model]
@@ -160,30 +179,28 @@ fn derivations(m: &Model) -> Derivations<'_> {
     out
 }
 
-fn resource_role(
-    a: &Access,
+/// The `(type, role)` nodes holding `ty#role` on an instance reaches: itself, and through
+/// `granted_to` derivations (any depth, cycles safe) the roles on linked instances, each with
+/// the relations walked and the derivations used (first found, breadth first).
+fn reach(
+    m: &Model,
     idx: &Derivations,
-    sources: &SourceMap,
     ty: &str,
     role: &str,
-) -> Grants {
-    let m = a.model;
-    let mut out = Grants::new();
+) -> BTreeMap<(String, String), (Vec<String>, Vec<String>)> {
+    let mut reached: BTreeMap<(String, String), (Vec<String>, Vec<String>)> = BTreeMap::new();
     if m.resources
         .get(ty)
         .and_then(|r| r.roles.get(role))
         .is_none()
     {
-        return out;
+        return reached;
     }
-    // (type, role) -> how it was reached: relations walked and derivations used
-    let mut reached: BTreeMap<(String, String), (Vec<String>, Vec<String>)> = BTreeMap::new();
     let mut todo = VecDeque::from([(ty.to_string(), role.to_string(), Vec::new(), Vec::new())]);
     while let Some((t, r, rels, via)) = todo.pop_front() {
         if reached.contains_key(&(t.clone(), r.clone())) {
             continue;
         }
-        reached.insert((t.clone(), r.clone()), (rels.clone(), via.clone()));
         let Some(res) = m.resources.get(&t) else {
             continue;
         };
@@ -197,7 +214,20 @@ fn resource_role(
                 todo.push_back((dty.to_string(), dname.to_string(), rels, via));
             }
         }
+        reached.insert((t, r), (rels, via));
     }
+    reached
+}
+
+/// What the reached roles grant: on the instance itself (through `extends`) and on linked
+/// instances, keyed by scope and permission.
+fn expand(
+    a: &Access,
+    sources: &SourceMap,
+    reached: BTreeMap<(String, String), (Vec<String>, Vec<String>)>,
+) -> Grants {
+    let m = a.model;
+    let mut out = Grants::new();
     for ((t, r), (rels, via)) in reached {
         let Some(res) = m.resources.get(&t) else {
             continue;

@@ -9,67 +9,101 @@
 
 use super::{Effect, UserChange};
 use crate::access::Access;
-use crate::model::{split_instance, User};
+use crate::model::{split_instance, Scope, User};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-pub fn changes(b: &Access, h: &Access) -> Vec<UserChange> {
-    let gained = abac_candidates(b, h);
-    let lost = abac_candidates(h, b);
-    let users: BTreeSet<&str> = b
-        .model
-        .users
-        .keys()
-        .chain(h.model.users.keys())
-        .map(String::as_str)
-        .collect();
-    let same_grants = unchanged_for_users(b, h);
+pub fn changes(b: &Access, h: &Access, changed: &Changed) -> Vec<UserChange> {
+    let gained = abac_candidates(b, h, changed);
+    let lost = abac_candidates(h, b, changed);
+    let (changed_roles, changed_resource_roles) = changed_grants(b, h);
+    let role_delta = tenant_role_delta(b, h, &changed_roles);
+    let upstream = upstream_of(b, h, &changed_resource_roles);
+    let graph_same = same_graph(b.model, h.model);
+    let empty = Vec::new();
     let mut out = Vec::new();
-    for u in users {
-        let (ub, uh) = (b.model.users.get(u), h.model.users.get(u));
+    for (u, ub, uh) in merge_users(b.model, h.model) {
         let (g, l) = (gained.get(u), lost.get(u));
-        if same_grants && ub == uh && g.is_none() && l.is_none() {
-            // same assignments under the same role definitions, graph and ABAC outcome
-            continue;
-        }
-        let tb = ub.map(|x| b.tenant_permissions(x)).unwrap_or_default();
-        let th = uh.map(|x| h.tenant_permissions(x)).unwrap_or_default();
-        let rb = ub.map(|x| b.instance_permissions(x)).unwrap_or_default();
-        let rh = uh.map(|x| h.instance_permissions(x)).unwrap_or_default();
-        for (side, other, effect) in [(&th, &tb, Effect::Widens), (&tb, &th, Effect::Narrows)] {
-            for &(tenant, ty, action) in side.difference(other) {
-                out.push(UserChange {
-                    effect,
-                    user: u.to_string(),
-                    action: action.to_string(),
-                    resource: ty.to_string(),
-                    tenant: Some(tenant.to_string()),
-                    sources: vec!["rbac"],
+        if let (Some(x), Some(y)) = (ub, uh) {
+            let quiet = graph_same
+                && g.is_none()
+                && l.is_none()
+                && same_user(x, y)
+                && y.roles.iter().all(|a| match &a.scope {
+                    Scope::Tenant(_) => !changed_roles.contains(&a.role.text),
+                    Scope::Resource(i) => split_instance(&i.text).is_none_or(|(ty, _)| {
+                        !upstream.contains(&(ty.to_string(), a.role.text.clone()))
+                    }),
                 });
+            if quiet {
+                // same assignments, and nothing they reach grants differently
+                continue;
             }
         }
+        // tenant level: only recomputed when the live assignments or what their roles grant differ
+        let ab = ub.map(|x| b.tenant_assignments(x)).unwrap_or_default();
+        let ah = uh.map(|x| h.tenant_assignments(x)).unwrap_or_default();
+        let tenant_same = ab == ah && ah.iter().all(|(_, r)| !changed_roles.contains(*r));
+        if !tenant_same && ab == ah {
+            // same assignments: only what the changed roles gain or lose can differ
+            if let (Some(x), Some(y)) = (ub, uh) {
+                for &(tenant, role) in &ah {
+                    let Some((gains, losses)) = role_delta.get(role) else {
+                        continue;
+                    };
+                    for (ty, action) in gains {
+                        if !b.tenant_allows(x, tenant, ty, action) {
+                            out.push(tenant_change(Effect::Widens, u, tenant, ty, action));
+                        }
+                    }
+                    for (ty, action) in losses {
+                        if !h.tenant_allows(y, tenant, ty, action) {
+                            out.push(tenant_change(Effect::Narrows, u, tenant, ty, action));
+                        }
+                    }
+                }
+            }
+        } else if !tenant_same {
+            let tb = ub.map(|x| b.tenant_permissions(x)).unwrap_or_default();
+            let th = uh.map(|x| h.tenant_permissions(x)).unwrap_or_default();
+            for (side, other, effect) in [(&th, &tb, Effect::Widens), (&tb, &th, Effect::Narrows)] {
+                for &(tenant, ty, action) in side.difference(other) {
+                    out.push(tenant_change(effect, u, tenant, ty, action));
+                }
+            }
+        }
+        // instance level: resource roles held (assigned or derived), then what they grant
+        let ib = ub.map(|x| b.instance_roles(x)).unwrap_or_default();
+        let ih = uh.map(|x| h.instance_roles(x)).unwrap_or_default();
+        let rebac_same = ib == ih
+            && ih.iter().all(|(inst, roles)| {
+                let ty = split_instance(inst).map_or("", |(t, _)| t);
+                roles
+                    .iter()
+                    .all(|r| !changed_resource_roles.contains(&(ty.to_string(), r.to_string())))
+            });
+        if rebac_same && g.is_none() && l.is_none() {
+            continue;
+        }
+        let (rb, rh) = (b.permissions_of(&ib), h.permissions_of(&ih));
         let mut cands: Vec<(&str, &str)> = rh.difference(&rb).copied().collect();
-        cands.extend(g.into_iter().flatten().copied());
+        cands.extend(g.unwrap_or(&empty).iter().copied());
         push_instance(
             &mut out,
             Effect::Widens,
             u,
-            (h, uh),
-            (b, ub),
+            (h, uh, &rh),
+            (b, ub, &rb),
             &cands,
-            &th,
-            &tb,
         );
         let mut cands: Vec<(&str, &str)> = rb.difference(&rh).copied().collect();
-        cands.extend(l.into_iter().flatten().copied());
+        cands.extend(l.unwrap_or(&empty).iter().copied());
         push_instance(
             &mut out,
             Effect::Narrows,
             u,
-            (b, ub),
-            (h, uh),
+            (b, ub, &rb),
+            (h, uh, &rh),
             &cands,
-            &tb,
-            &th,
         );
     }
     out.sort_by(|x, y| {
@@ -90,84 +124,249 @@ pub fn changes(b: &Access, h: &Access) -> Vec<UserChange> {
     out
 }
 
-/// Whether tenant-role grants and resource-role derivations are the same on both sides, so a
-/// user with identical assignments has identical RBAC and ReBAC permissions.
-fn unchanged_for_users(b: &Access, h: &Access) -> bool {
-    b.model.roles == h.model.roles
-        && b.model.relationships.len() == h.model.relationships.len()
-        && b.model
-            .relationships
-            .iter()
-            .zip(&h.model.relationships)
-            .all(|(x, y)| {
-                x.subject.text == y.subject.text
-                    && x.relation.text == y.relation.text
-                    && x.object.text == y.object.text
-            })
-        && b.model.resources.len() == h.model.resources.len()
-        && b.model
-            .resources
-            .iter()
-            .zip(&h.model.resources)
-            .all(|((k, x), (l, y))| {
-                k == l && x.roles == y.roles && x.actions.keys().eq(y.actions.keys())
-            })
-        && b.model.resource_instances.len() == h.model.resource_instances.len()
-        && b.model
-            .resource_instances
-            .iter()
-            .zip(&h.model.resource_instances)
-            .all(|((k, x), (l, y))| {
-                k == l && x.tenant.as_ref().map(|t| &t.text) == y.tenant.as_ref().map(|t| &t.text)
-            })
+fn tenant_change(effect: Effect, user: &str, tenant: &str, ty: &str, action: &str) -> UserChange {
+    UserChange {
+        effect,
+        user: user.to_string(),
+        action: action.to_string(),
+        resource: ty.to_string(),
+        tenant: Some(tenant.to_string()),
+        sources: vec!["rbac"],
+    }
 }
 
-/// Pushes instance-level changes: `cands` are `(instance, action)` that `side` allows through
-/// resource roles or ABAC; each is kept when `other` did not allow it by any source and
-/// `side`'s tenant-level grants do not already cover it.
-#[allow(clippy::too_many_arguments)]
+/// For each changed tenant role: the `(type, action)` it gains and loses.
+fn tenant_role_delta(
+    b: &Access,
+    h: &Access,
+    changed: &HashSet<String>,
+) -> HashMap<String, (Vec<(String, String)>, Vec<(String, String)>)> {
+    let keys = |a: &Access, r: &str| -> BTreeSet<(String, String)> {
+        a.tenant_role_grants(r)
+            .map(|g| {
+                g.keys()
+                    .map(|(t, x)| (t.to_string(), x.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    changed
+        .iter()
+        .map(|r| {
+            let (kb, kh) = (keys(b, r), keys(h, r));
+            let gains = kh.difference(&kb).cloned().collect();
+            let losses = kb.difference(&kh).cloned().collect();
+            (r.clone(), (gains, losses))
+        })
+        .collect()
+}
+
+/// Both sides' users in key order, joined: `(key, base, head)`.
+fn merge_users<'b, 'h>(
+    b: &'b crate::model::Model,
+    h: &'h crate::model::Model,
+) -> Vec<(&'h str, Option<&'b User>, Option<&'h User>)>
+where
+    'b: 'h,
+{
+    let mut out = Vec::with_capacity(h.users.len());
+    let (mut bi, mut hi) = (b.users.iter().peekable(), h.users.iter().peekable());
+    loop {
+        match (bi.peek(), hi.peek()) {
+            (None, None) => break,
+            (Some((bk, _)), Some((hk, _))) if bk == hk => {
+                let ((_, bu), (k, hu)) = (
+                    bi.next().unwrap_or_else(|| unreachable!()),
+                    hi.next().unwrap_or_else(|| unreachable!()),
+                );
+                out.push((k.as_str(), Some(bu), Some(hu)));
+            }
+            (Some((bk, _)), Some((hk, _))) if bk < hk => {
+                if let Some((k, bu)) = bi.next() {
+                    out.push((k.as_str(), Some(bu), None));
+                }
+            }
+            (Some(_), None) => {
+                if let Some((k, bu)) = bi.next() {
+                    out.push((k.as_str(), Some(bu), None));
+                }
+            }
+            _ => {
+                if let Some((k, hu)) = hi.next() {
+                    out.push((k.as_str(), None, Some(hu)));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether two users have the same attributes and assignments (wherever they are written).
+pub(super) fn same_user(a: &User, b: &User) -> bool {
+    a.attributes.len() == b.attributes.len()
+        && a.attributes
+            .iter()
+            .zip(&b.attributes)
+            .all(|((k, x), (l, y))| k == l && x.value == y.value)
+        && a.roles.len() == b.roles.len()
+        && a.roles.iter().zip(&b.roles).all(|(x, y)| {
+            x.role.text == y.role.text
+                && x.expires.as_ref().map(|e| e.until_ns) == y.expires.as_ref().map(|e| e.until_ns)
+                && match (&x.scope, &y.scope) {
+                    (Scope::Tenant(s), Scope::Tenant(t))
+                    | (Scope::Resource(s), Scope::Resource(t)) => s.text == t.text,
+                    _ => false,
+                }
+        })
+}
+
+/// Whether relationships and every resource role's `extends` and `granted_to` are the same, so
+/// the same assignment reaches the same roles on the same instances.
+fn same_graph(b: &crate::model::Model, h: &crate::model::Model) -> bool {
+    fn rels(m: &crate::model::Model) -> Vec<(&str, &str, &str)> {
+        let mut v: Vec<(&str, &str, &str)> = m
+            .relationships
+            .iter()
+            .map(|r| {
+                (
+                    r.subject.text.as_str(),
+                    r.relation.text.as_str(),
+                    r.object.text.as_str(),
+                )
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+    let roles = |m: &crate::model::Model| {
+        let mut v: Vec<(String, String, Vec<String>, Vec<String>)> = Vec::new();
+        for (ty, res) in &m.resources {
+            for (name, r) in &res.roles {
+                v.push((
+                    ty.clone(),
+                    name.clone(),
+                    r.extends.iter().map(|e| e.text.clone()).collect(),
+                    r.granted_to
+                        .iter()
+                        .map(|g| {
+                            format!(
+                                "{}#{}#{}",
+                                g.on_resource.text, g.role.text, g.linked_by_relation.text
+                            )
+                        })
+                        .collect(),
+                ));
+            }
+        }
+        v
+    };
+    rels(b) == rels(h) && roles(b) == roles(h)
+}
+
+/// The `(type, role)` resource roles from which a role in `changed` can be reached, through
+/// `extends` and `granted_to`, on either side (`changed` included).
+fn upstream_of(
+    b: &Access,
+    h: &Access,
+    changed: &HashSet<(String, String)>,
+) -> HashSet<(String, String)> {
+    // reversed edges: node -> the nodes that reach it in one step
+    let mut reverse: HashMap<(String, String), Vec<(String, String)>> = HashMap::new();
+    for m in [b.model, h.model] {
+        for (ty, res) in &m.resources {
+            for (name, r) in &res.roles {
+                let node = (ty.clone(), name.clone());
+                for e in &r.extends {
+                    reverse
+                        .entry((ty.clone(), e.text.clone()))
+                        .or_default()
+                        .push(node.clone());
+                }
+                for g in &r.granted_to {
+                    reverse
+                        .entry(node.clone())
+                        .or_default()
+                        .push((g.on_resource.text.clone(), g.role.text.clone()));
+                }
+            }
+        }
+    }
+    let mut seen: HashSet<(String, String)> = changed.clone();
+    let mut todo: Vec<(String, String)> = changed.iter().cloned().collect();
+    while let Some(n) = todo.pop() {
+        for p in reverse.get(&n).into_iter().flatten() {
+            if seen.insert(p.clone()) {
+                todo.push(p.clone());
+            }
+        }
+    }
+    seen
+}
+
+/// The tenant roles and `(type, role)` resource roles whose grants differ between the sides
+/// (or that exist on one side only).
+fn changed_grants(b: &Access, h: &Access) -> (HashSet<String>, HashSet<(String, String)>) {
+    let mut roles = HashSet::new();
+    for r in b.model.roles.keys().chain(h.model.roles.keys()) {
+        let same = match (b.tenant_role_grants(r), h.tenant_role_grants(r)) {
+            (Some(x), Some(y)) => x.keys().eq(y.keys()),
+            _ => false,
+        };
+        if !same {
+            roles.insert(r.clone());
+        }
+    }
+    let mut resource_roles = HashSet::new();
+    for m in [b.model, h.model] {
+        for (ty, res) in &m.resources {
+            for r in res.roles.keys() {
+                let same = match (b.resource_role_grants(ty, r), h.resource_role_grants(ty, r)) {
+                    (Some(x), Some(y)) => x.keys().eq(y.keys()),
+                    _ => false,
+                };
+                if !same {
+                    resource_roles.insert((ty.clone(), r.clone()));
+                }
+            }
+        }
+    }
+    (roles, resource_roles)
+}
+
+/// Pushes instance-level changes: `cands` are `(instance, action)` that `side` may allow
+/// through resource roles or ABAC; each is kept when `other` did not allow it by any source and
+/// `side`'s tenant roles do not already cover it (that shows as a tenant-level change).
 fn push_instance<'s, 'o>(
     out: &mut Vec<UserChange>,
     effect: Effect,
     user: &str,
-    (side, su): (&Access<'s>, Option<&'s User>),
-    (other, ou): (&Access<'o>, Option<&'o User>),
+    (side, su, side_rebac): (&Access<'s>, Option<&'s User>, &BTreeSet<(&str, &str)>),
+    (other, ou, other_rebac): (&Access<'o>, Option<&'o User>, &BTreeSet<(&str, &str)>),
     cands: &[(&str, &str)],
-    side_tenant: &BTreeSet<(&str, &str, &str)>,
-    other_tenant: &BTreeSet<(&str, &str, &str)>,
 ) {
     let Some(su) = su else {
         return;
     };
-    let mut other_rebac: Option<BTreeSet<(&str, &str)>> = None;
-    let mut side_rebac: Option<BTreeSet<(&str, &str)>> = None;
+    if cands.is_empty() {
+        return;
+    }
     for &(inst, action) in cands {
         let Some((ty, _)) = split_instance(inst) else {
             continue;
         };
-        let st = side.instance_tenant(inst);
-        if side_tenant.contains(&(st, ty, action)) {
+        if side.tenant_allows(su, side.instance_tenant(inst), ty, action) {
             continue;
         }
-        let other_allows = match ou {
-            None => false,
-            Some(ou) => {
-                let ot = other.instance_tenant(inst);
-                other_tenant.contains(&(ot, ty, action))
-                    || other_rebac
-                        .get_or_insert_with(|| other.instance_permissions(ou))
-                        .contains(&(inst, action))
-                    || other.abac_allows(ou, inst, action)
-            }
-        };
+        let other_allows = ou.is_some_and(|ou| {
+            other.tenant_allows(ou, other.instance_tenant(inst), ty, action)
+                || other_rebac.contains(&(inst, action))
+                || other.abac_allows(ou, inst, action)
+        });
         if other_allows {
             continue;
         }
         let mut sources = Vec::new();
-        if side_rebac
-            .get_or_insert_with(|| side.instance_permissions(su))
-            .contains(&(inst, action))
-        {
+        if side_rebac.contains(&(inst, action)) {
             sources.push("rebac");
         }
         if side.abac_allows(su, inst, action) {
@@ -187,9 +386,64 @@ fn push_instance<'s, 'o>(
     }
 }
 
+/// What the model layer found changed, by key: it bounds where ABAC outcomes can differ.
+#[derive(Default)]
+pub struct Changed {
+    pub users: HashSet<String>,
+    pub instances: HashSet<String>,
+    pub tenants: HashSet<String>,
+    pub user_sets: HashSet<String>,
+    pub resource_sets: HashSet<String>,
+    /// A tenant role was added, removed or changed its `extends` (so `user.roles` may differ
+    /// for anyone holding it).
+    pub roles: bool,
+}
+
+impl Changed {
+    pub fn from_model(changes: &[super::ModelChange]) -> Changed {
+        let mut c = Changed::default();
+        for m in changes {
+            let key = m.key.clone();
+            match m.kind {
+                "user" => {
+                    c.users.insert(key);
+                }
+                "resource instance" => {
+                    c.instances.insert(key);
+                }
+                "tenant" => {
+                    c.tenants.insert(key);
+                }
+                "user set" => {
+                    c.user_sets.insert(key);
+                }
+                "resource set" => {
+                    c.resource_sets.insert(key);
+                }
+                // `user.roles` names roles: only new, removed or re-parented roles change it
+                "role" => {
+                    c.roles |= m.change != super::Change::Changed
+                        || m.details.iter().any(|d| d.starts_with("extends:"));
+                }
+                _ => {}
+            }
+        }
+        c
+    }
+}
+
 /// `(user, instance, action)` that ABAC may allow on side `h` and not on side `b`, per user.
 /// A superset: callers check each against every source of `b`.
-fn abac_candidates<'h>(b: &Access, h: &Access<'h>) -> HashMap<&'h str, Vec<(&'h str, &'h str)>> {
+///
+/// A rule present on both sides whose sets did not change can only decide differently for a
+/// changed user, a changed instance or an instance of a changed tenant, so only those pairs are
+/// tried. Other rules are enumerated in full: through set membership when the user set and the
+/// resource set read only their own subject, else pair by pair.
+fn abac_candidates<'h>(
+    b: &Access,
+    h: &Access<'h>,
+    changed: &Changed,
+) -> HashMap<&'h str, Vec<(&'h str, &'h str)>> {
     let mut out: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
     if h.abac_rules.is_empty() {
         return out;
@@ -200,6 +454,30 @@ fn abac_candidates<'h>(b: &Access, h: &Access<'h>) -> HashMap<&'h str, Vec<(&'h 
             by_type.entry(ty).or_default().push(i);
         }
     }
+    // (user here, the same user on the other side, attributes differ, tenant roles differ)
+    let changed_users: Vec<(&User, Option<&User>, bool, bool)> = changed
+        .users
+        .iter()
+        .filter_map(|u| {
+            let x = h.model.users.get(u)?;
+            let y = b.model.users.get(u);
+            let attrs = y.is_none_or(|y| {
+                x.attributes.len() != y.attributes.len()
+                    || x.attributes
+                        .iter()
+                        .zip(&y.attributes)
+                        .any(|((k, v), (l, w))| k != l || v.value != w.value)
+            });
+            let roles = y.is_none_or(|y| h.tenant_assignments(x) != b.tenant_assignments(y));
+            Some((x, y, attrs, roles))
+        })
+        .collect();
+    let everyone = || {
+        h.model
+            .users
+            .values()
+            .map(|x| (x, b.model.users.get(&x.key.text)))
+    };
     let mut members = Members::default();
     for (&ty, by_action) in &h.abac_rules {
         let Some(instances) = by_type.get(ty) else {
@@ -209,21 +487,77 @@ fn abac_candidates<'h>(b: &Access, h: &Access<'h>) -> HashMap<&'h str, Vec<(&'h 
             let base_pairs = b.abac_rules.get(ty).and_then(|x| x.get(action));
             for [us, rs] in pairs {
                 let (uh, rh) = (h.user_set_reads(us), h.resource_set_reads(rs));
-                let (ub, rb) = (b.user_set_reads(us), b.resource_set_reads(rs));
-                if uh.resource || rh.user || ub.resource || rb.user {
-                    // the sets read each other's subject: try every pair
+                let (ub_reads, rb) = (b.user_set_reads(us), b.resource_set_reads(rs));
+                let pair = |u: &User, i: &str| {
+                    h.in_user_set(us, u, h.instance_tenant(i), Some(i))
+                        && h.in_resource_set(rs, i, Some(u))
+                };
+                let in_base = base_pairs.is_some_and(|p| p.contains(&[*us, *rs]));
+                let same_rule = in_base
+                    && !changed.user_sets.contains(*us)
+                    && !changed.resource_sets.contains(*rs)
+                    && !(changed.roles && (uh.roles || rh.roles || ub_reads.roles || rb.roles));
+                if same_rule {
+                    // only changed users and changed instances can decide differently; keep the
+                    // pairs that hold here and not on the other side
+                    // user-set membership per (user, tenant) when the set ignores the resource
+                    let mut memo: HashMap<(&str, &str), (bool, bool)> = HashMap::new();
+                    let mut user_part = |u: &'h User, ub: Option<&User>, i: &str| -> (bool, bool) {
+                        let (th, tb) = (h.instance_tenant(i), b.instance_tenant(i));
+                        let compute = || {
+                            let inh = h.in_user_set(us, u, th, Some(i));
+                            let inb = ub.is_some_and(|ub| b.in_user_set(us, ub, tb, Some(i)));
+                            (inh, inb)
+                        };
+                        if uh.resource || ub_reads.resource || th != tb {
+                            return compute();
+                        }
+                        *memo
+                            .entry((u.key.text.as_str(), th))
+                            .or_insert_with(compute)
+                    };
                     for &i in instances {
-                        let t = h.instance_tenant(i);
-                        for u in h.model.users.values() {
-                            if h.in_user_set(us, u, t, Some(i)) && h.in_resource_set(rs, i, Some(u))
-                            {
+                        let instance_changed = changed.instances.contains(i)
+                            || changed.tenants.contains(h.instance_tenant(i))
+                            || changed.tenants.contains(b.instance_tenant(i));
+                        // a changed user matters when something the sets read changed
+                        let reads_roles = uh.roles || rh.roles || ub_reads.roles || rb.roles;
+                        let users: Box<dyn Iterator<Item = (&User, Option<&User>)>> =
+                            if instance_changed {
+                                Box::new(everyone())
+                            } else {
+                                Box::new(
+                                    changed_users
+                                        .iter()
+                                        .filter(|c| c.2 || (reads_roles && c.3))
+                                        .map(|c| (c.0, c.1)),
+                                )
+                            };
+                        for (u, ub) in users {
+                            let (inh, inb) = user_part(u, ub, i);
+                            if !inh || !h.in_resource_set(rs, i, Some(u)) {
+                                continue;
+                            }
+                            let was =
+                                inb && ub.is_some_and(|ub| b.in_resource_set(rs, i, Some(ub)));
+                            if !was {
                                 out.entry(&u.key.text).or_default().push((i, action));
                             }
                         }
                     }
                     continue;
                 }
-                let in_base = base_pairs.is_some_and(|p| p.contains(&[*us, *rs]));
+                if uh.resource || rh.user || ub_reads.resource || rb.user {
+                    // the sets read each other's subject: try every pair
+                    for &i in instances {
+                        for u in h.model.users.values() {
+                            if pair(u, i) {
+                                out.entry(&u.key.text).or_default().push((i, action));
+                            }
+                        }
+                    }
+                    continue;
+                }
                 for &i in instances {
                     if !members.resource(h, rs, i) {
                         continue;
