@@ -12,8 +12,12 @@ use std::collections::HashMap;
 
 /// Deepest nesting of sequences and mappings accepted.
 pub const MAX_DEPTH: usize = 128;
-/// Most nodes one file may produce, aliases expanded (guards against "billion laughs").
+/// Most nodes one file may produce, aliases expanded.
 pub const MAX_NODES: usize = 20_000_000;
+/// Most values anchors and aliases may copy in one file (guards against "billion laughs": a
+/// kilobyte of nested aliases would otherwise expand to `MAX_NODES` values, gigabytes of memory).
+/// Real models use aliases for small shared fragments, far below this.
+pub const MAX_ALIAS_NODES: usize = 1_000_000;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Scalar {
@@ -104,6 +108,7 @@ pub fn parse(text: &str, file: FileId) -> Result<Node, Diagnostic> {
         anchors: HashMap::new(),
         docs: Vec::new(),
         nodes: 0,
+        copied: 0,
     };
     for event in Parser::new_from_str(text) {
         let (event, span) = match event {
@@ -132,6 +137,15 @@ pub fn parse(text: &str, file: FileId) -> Result<Node, Diagnostic> {
 /// the bracket, not where the parser gave up; a position past the end is moved onto the text.
 fn syntax_error(text: &str, file: FileId, b: &Builder, e: &saphyr_parser::ScanError) -> Diagnostic {
     let m = e.marker();
+    if e.info().contains("recursion limit") {
+        // saphyr's own nesting guard can fire before ours: the same problem, the same code
+        return Diagnostic::error(
+            "yaml::too-deep",
+            format!("values are nested more than {MAX_DEPTH} levels deep"),
+        )
+        .at(Span::new(file, m.line(), m.col(), 1))
+        .label("too deep here");
+    }
     let lines = text.lines().count().max(1);
     let char_at = |span: Span| {
         text.lines()
@@ -182,6 +196,8 @@ struct Builder {
     anchors: HashMap<usize, Node>,
     docs: Vec<Node>,
     nodes: usize,
+    /// Values copied for anchors and aliases, bounded by [`MAX_ALIAS_NODES`].
+    copied: usize,
 }
 
 impl Builder {
@@ -244,27 +260,48 @@ impl Builder {
                 };
                 self.value(node.0, node.1)
             }
-            Event::Alias(id) => match self.anchors.get(&id) {
-                Some(node) => {
-                    let count = count_nodes(node);
-                    self.nodes = self.nodes.saturating_add(count);
-                    if self.nodes > MAX_NODES {
-                        return Err(Diagnostic::error(
-                            "yaml::too-large",
-                            format!("aliases expand this file past {MAX_NODES} values"),
-                        )
-                        .at(span));
+            Event::Alias(id) => {
+                let Some(count) = self.anchors.get(&id).map(count_nodes) else {
+                    return Err(
+                        Diagnostic::error("yaml::syntax", "alias to an unknown anchor").at(span),
+                    );
+                };
+                // Counted before copying: the budget is checked without paying for the copy.
+                self.copy(count, span)?;
+                self.nodes = self.nodes.saturating_add(count);
+                if self.nodes > MAX_NODES {
+                    return Err(Diagnostic::error(
+                        "yaml::too-large",
+                        format!("aliases expand this file past {MAX_NODES} values"),
+                    )
+                    .at(span));
+                }
+                match self.anchors.get(&id) {
+                    Some(node) => {
+                        let mut copy = node.clone();
+                        copy.span = span;
+                        self.value(copy, 0)
                     }
-                    let mut copy = node.clone();
-                    copy.span = span;
-                    self.value(copy, 0)
+                    None => Ok(()),
                 }
-                None => {
-                    Err(Diagnostic::error("yaml::syntax", "alias to an unknown anchor").at(span))
-                }
-            },
+            }
             _ => Ok(()),
         }
+    }
+
+    /// Accounts for `count` values copied by an anchor or alias.
+    fn copy(&mut self, count: usize, span: Span) -> Result<(), Diagnostic> {
+        self.copied = self.copied.saturating_add(count);
+        if self.copied > MAX_ALIAS_NODES {
+            return Err(Diagnostic::error(
+                "yaml::too-large",
+                format!("anchors and aliases copy more than {MAX_ALIAS_NODES} values in this file"),
+            )
+            .at(span)
+            .label("this alias or anchor goes past the limit")
+            .help("write the repeated values out, or share smaller fragments"));
+        }
+        Ok(())
     }
 
     fn open(&mut self, open: Open, span: Span) -> Result<(), Diagnostic> {
@@ -289,6 +326,9 @@ impl Builder {
             .at(node.span));
         }
         if anchor != 0 {
+            // The anchor table keeps a copy: nested anchors would otherwise copy a big value
+            // once per level, so these copies count against the alias budget too.
+            self.copy(count_nodes(&node), node.span)?;
             self.anchors.insert(anchor, node.clone());
         }
         match self.stack.last_mut() {

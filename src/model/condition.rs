@@ -204,7 +204,11 @@ pub fn read(r: &mut Reader<'_>, node: &Node, depth: usize) -> Option<Condition> 
     };
     match key {
         "allOf" | "anyOf" => {
+            let before = r.diags.error_count();
             let items = r.list(v, format!("`{key}`"));
+            if r.diags.error_count() > before {
+                return None; // not a list: reported, and no condition (not an empty one)
+            }
             let mut out = Vec::with_capacity(items.len());
             let mut ok = true;
             for item in items {
