@@ -9,9 +9,8 @@
 //! If the process dies outright (stack overflow, the allocation cap), the last input of each
 //! target is in `target/tmp/fuzz-<target>.current`.
 //!
-//! `PERMIT_FUZZ_CASES` (mutated cases per target, default 2500; 300 in debug builds),
-//! `PERMIT_FUZZ_SEED` (default
-//! fixed, so CI is reproducible): see docs/robustness.md.
+//! `PERMIT_FUZZ_CASES` (mutated cases per target, default 2500; 300 in debug builds) and
+//! `PERMIT_FUZZ_SEED` (default fixed, so CI is reproducible): see docs/robustness.md.
 
 mod support;
 
