@@ -515,10 +515,7 @@ mod tests {
         let mut text = format!("a0: &a0 [{long}, {long}]\n");
         for i in 1..6 {
             let p = format!("*a{}", i - 1);
-            text.push_str(&format!(
-                "a{i}: &a{i} [{}]\n",
-                vec![p.as_str(); 10].join(", ")
-            ));
+            text.push_str(&format!("a{i}: &a{i} [{}]\n", [p.as_str(); 10].join(", ")));
         }
         let e = parse(&text, FileId(0)).unwrap_err();
         assert_eq!(e.code, "yaml::too-large");

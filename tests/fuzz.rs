@@ -110,6 +110,9 @@ static CASE_LOCK: Mutex<()> = Mutex::new(());
 // ---------------------------------------------------------------------------------------------
 // Targets
 
+/// Turns one input into a signature, or says which invariant it broke.
+type Checker = Box<dyn FnMut(&[u8]) -> Result<String, String>>;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Target {
     Model,
@@ -130,7 +133,7 @@ impl Target {
 
     /// A fresh checker: turns one input into a signature (the diagnostic codes it produced and
     /// how far it got) or a description of a broken invariant.
-    fn checker(self) -> Box<dyn FnMut(&[u8]) -> Result<String, String>> {
+    fn checker(self) -> Checker {
         match self {
             Target::Model => Box::new(check_model),
             Target::Condition => {
@@ -901,7 +904,7 @@ fn aliases(r: &mut Rng) -> Vec<u8> {
                 let p = format!("*l{}", i - 1);
                 s.push_str(&format!(
                     "lol{i}: &l{i} [{}]\n",
-                    vec![p.as_str(); 10].join(", ")
+                    [p.as_str(); 10].join(", ")
                 ));
             }
             s.into_bytes()

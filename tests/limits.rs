@@ -84,7 +84,7 @@ fn alias_bombs_stop_at_the_alias_budget() {
     let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for i in 1..10 {
         let p = format!("*a{}", i - 1);
-        let _ = writeln!(text, "a{i}: &a{i} [{}]", vec![p.as_str(); 10].join(", "));
+        let _ = writeln!(text, "a{i}: &a{i} [{}]", [p.as_str(); 10].join(", "));
     }
     let (c, _) = within(SECS, "billion laughs", || check(text));
     assert_eq!(codes(&c), ["yaml::too-large"]);
