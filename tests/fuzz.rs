@@ -9,7 +9,7 @@
 //! If the process dies outright (stack overflow, the allocation cap), the last input of each
 //! target is in `target/tmp/fuzz-<target>.current`.
 //!
-//! `PERMIT_FUZZ_CASES` (mutated cases per target, default 2500; 300 in debug builds) and
+//! `PERMIT_FUZZ_CASES` (mutated cases per target, default 2000; 300 in debug builds) and
 //! `PERMIT_FUZZ_SEED` (default fixed, so CI is reproducible): see docs/robustness.md.
 
 mod support;
@@ -656,11 +656,18 @@ fn fuzz(target: Target) {
         !corpus.is_empty(),
         "no corpus in fuzz/corpus/{name}: the fuzzer needs seeds"
     );
+    let accepted = |sig: &str| sig.contains("+compiled") || sig.ends_with("+cases") || sig == "ok";
     let mut pool: Vec<Vec<u8>> = Vec::new();
+    // Parents that were accepted: half the cases start from one, so mutations reach compile
+    // and decide often, not only the parsers' error paths.
+    let mut valid: Vec<usize> = Vec::new();
     let mut seen = BTreeSet::new();
     for (file, input) in &corpus {
         match worker.run(input) {
             Ok(sig) => {
+                if accepted(&sig) {
+                    valid.push(pool.len());
+                }
                 seen.insert(sig);
             }
             Err(f) => worker.fail(input, &format!("corpus file `{file}`"), f),
@@ -670,22 +677,30 @@ fn fuzz(target: Target) {
     // Debug builds run about twenty times slower: fewer cases, same coverage of the corpus.
     let cases = env_u64(
         "PERMIT_FUZZ_CASES",
-        if cfg!(debug_assertions) { 300 } else { 2500 },
+        if cfg!(debug_assertions) { 300 } else { 2000 },
     );
     let seed = env_u64("PERMIT_FUZZ_SEED", 0x5EED_0009);
     let mut rng = Rng::new(seed ^ fnv(name.as_bytes()));
     let start = Instant::now();
     let mut compiled = 0u64;
     for i in 0..cases {
-        let parent = rng.below(pool.len());
+        let parent = if !valid.is_empty() && rng.chance(50) {
+            *rng.pick(&valid)
+        } else {
+            rng.below(pool.len())
+        };
         let input = mutate(&mut rng, &pool[parent], &pool, target);
         match worker.run(&input) {
             Ok(sig) => {
-                if sig.contains("+compiled") || sig.ends_with("+cases") || sig == "ok" {
+                let ok = accepted(&sig);
+                if ok {
                     compiled += 1;
                 }
                 // Inputs that reach a new outcome become parents: cheap behavioural coverage.
                 if pool.len() < 4000 && input.len() < 64 << 10 && seen.insert(sig) {
+                    if ok {
+                        valid.push(pool.len());
+                    }
                     pool.push(input);
                 }
             }
@@ -917,7 +932,9 @@ fn aliases(r: &mut Rng) -> Vec<u8> {
 
 fn mutate(r: &mut Rng, parent: &[u8], pool: &[Vec<u8>], target: Target) -> Vec<u8> {
     let mut out = parent.to_vec();
-    for _ in 0..(1 + r.below(4)) {
+    // Often a single mutation, so that more inputs stay valid and reach compile and decide.
+    let n = if r.chance(40) { 1 } else { 1 + r.below(4) };
+    for _ in 0..n {
         let len = out.len();
         let at = r.below(len + 1);
         match r.below(18) {
