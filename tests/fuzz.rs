@@ -211,15 +211,28 @@ fn check_model(bytes: &[u8]) -> Result<String, String> {
         return Ok(sig);
     }
     let queries = model_queries(&checked.model);
-    decide_all(&checked.model, &project.sources, &queries)?;
+    decide_all(
+        &checked.model,
+        &project.sources,
+        &queries,
+        Target::Model,
+        bytes,
+    )?;
     Ok(format!("{sig}+compiled"))
 }
 
 /// Compiles a valid model, loads the Rego into regorus and decides `queries`: any failure is
 /// permit's bug (the model was valid).
-fn decide_all(model: &Model, sources: &SourceMap, queries: &[Value]) -> Result<(), String> {
+fn decide_all(
+    model: &Model,
+    sources: &SourceMap,
+    queries: &[Value],
+    target: Target,
+    input: &[u8],
+) -> Result<(), String> {
     let compiled = permit::compile::compile(model, sources, Vec::new())
         .map_err(|e| format!("a valid model does not compile: {e}"))?;
+    sample(target, input, &compiled);
     let mut engine =
         Engine::new(&compiled).map_err(|e| format!("the generated Rego does not load: {e}"))?;
     engine.set_time_limit(Duration::from_secs(5));
@@ -232,6 +245,57 @@ fn decide_all(model: &Model, sources: &SourceMap, queries: &[Value]) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Compiled outputs kept for real OPA: `opa check --strict` on each at the end of a run (one
+/// process per case would cost more than the case). Distinct Rego only, a few dozen per run.
+static SAMPLES: Mutex<Vec<(Target, u64, Vec<u8>, permit::compile::Compiled)>> =
+    Mutex::new(Vec::new());
+const MAX_SAMPLES: usize = 24;
+
+fn sample(target: Target, input: &[u8], compiled: &permit::compile::Compiled) {
+    let text: String = compiled.modules.iter().map(|m| m.text.as_str()).collect();
+    let key = fnv(text.as_bytes());
+    let mut samples = SAMPLES.lock().unwrap_or_else(|e| e.into_inner());
+    let mine = samples.iter().filter(|s| s.0 == target).count();
+    if mine < MAX_SAMPLES && !samples.iter().any(|s| s.0 == target && s.1 == key) {
+        samples.push((target, key, input.to_vec(), compiled.clone()));
+    }
+}
+
+/// Real OPA must accept, in strict mode, the Rego of every sampled valid input.
+fn opa_checks(worker: &Worker) -> usize {
+    let mine: Vec<(Vec<u8>, permit::compile::Compiled)> = {
+        let mut samples = SAMPLES.lock().unwrap_or_else(|e| e.into_inner());
+        let (mine, rest) = samples.drain(..).partition(|s| s.0 == worker.target);
+        *samples = rest;
+        mine.into_iter().map(|s| (s.2, s.3)).collect()
+    };
+    if mine.is_empty() {
+        return 0;
+    }
+    let Some(opa) = support::opa() else { return 0 };
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, (input, compiled)) in mine.iter().enumerate() {
+        let out = tmp.path().join(format!("b{i}"));
+        permit::cmd::build::write_output(&out, compiled).unwrap();
+        let run = std::process::Command::new(&opa)
+            .args(["check", "--strict"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        if !run.status.success() {
+            worker.fail(
+                input,
+                "sample (its Rego, on real OPA)",
+                Failure::Invariant(format!(
+                    "`opa check --strict` refuses the generated Rego: {}",
+                    String::from_utf8_lossy(&run.stderr)
+                )),
+            );
+        }
+    }
+    mine.len()
 }
 
 /// A handful of queries naming what the model holds, and some it does not.
@@ -380,7 +444,13 @@ resource_instances:
         if diags.has_errors() {
             return Ok(sig);
         }
-        decide_all(&model, &sources, &condition_queries())?;
+        decide_all(
+            &model,
+            &sources,
+            &condition_queries(),
+            Target::Condition,
+            bytes,
+        )?;
         Ok(format!("{sig}+compiled"))
     }
 }
@@ -707,8 +777,9 @@ fn fuzz(target: Target) {
             Err(f) => worker.fail(&input, &format!("case {i} (PERMIT_FUZZ_SEED={seed})"), f),
         }
     }
+    let checked = opa_checks(&worker);
     eprintln!(
-        "fuzz {name}: {} regressions, {} corpus files, {cases} mutated cases ({compiled} accepted, {} distinct outcomes) in {:.1?}",
+        "fuzz {name}: {} regressions, {} corpus files, {cases} mutated cases ({compiled} accepted, {} distinct outcomes, {checked} builds checked by OPA) in {:.1?}",
         regressions.len(),
         corpus.len(),
         seen.len(),
