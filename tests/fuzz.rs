@@ -249,8 +249,10 @@ fn decide_all(
 
 /// Compiled outputs kept for real OPA: `opa check --strict` on each at the end of a run (one
 /// process per case would cost more than the case). Distinct Rego only, a few dozen per run.
-static SAMPLES: Mutex<Vec<(Target, u64, Vec<u8>, permit::compile::Compiled)>> =
-    Mutex::new(Vec::new());
+static SAMPLES: Mutex<Vec<Sample>> = Mutex::new(Vec::new());
+
+/// A kept build: its target, a hash of its Rego, the input it came from, the build.
+type Sample = (Target, u64, Vec<u8>, permit::compile::Compiled);
 const MAX_SAMPLES: usize = 24;
 
 fn sample(target: Target, input: &[u8], compiled: &permit::compile::Compiled) {
