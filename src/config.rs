@@ -131,14 +131,15 @@ pub fn parse(text: &str, file: FileId) -> Result<Config, Diagnostics> {
                         .get("promote_from")
                         .filter(|n| !n.is_null())
                         .and_then(|p| r.string(p, "`promote_from`"));
-                    let deny_widening = match f.get("deny_widening").map(|n| &n.kind) {
+                    let deny_widening = match f.get("deny_widening") {
                         None => false,
-                        Some(yaml::Kind::Scalar(yaml::Scalar::Bool(b))) => *b,
-                        Some(_) => {
-                            let n = f.get("deny_widening").expect("checked above");
-                            r.type_error(n, "`deny_widening`", "true or false");
-                            false
-                        }
+                        Some(n) => match &n.kind {
+                            yaml::Kind::Scalar(yaml::Scalar::Bool(b)) => *b,
+                            _ => {
+                                r.type_error(n, "`deny_widening`", "true or false");
+                                false
+                            }
+                        },
                     };
                     c.environments.insert(
                         key.text.clone(),

@@ -21,7 +21,7 @@ pub fn load(project: &mut Project) -> Result<(Vec<Module>, Diagnostics), Error> 
         let id = project
             .sources
             .add(input.name.clone(), &input.path, text.clone().into());
-        let mut engine = regorus::Engine::new();
+        let mut engine = crate::engine::regorus();
         if let Err(e) = engine.add_policy(input.name.clone(), text.clone()) {
             let msg = e.to_string();
             let (line, col) = location(&msg).unwrap_or((1, 1));

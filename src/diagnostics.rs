@@ -36,7 +36,7 @@ impl Diagnostic {
         Diagnostic {
             severity: Severity::Error,
             code,
-            message: message.into(),
+            message: clip(message.into()),
             span: None,
             label: None,
             help: None,
@@ -57,18 +57,18 @@ impl Diagnostic {
     }
 
     pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = Some(label.into());
+        self.label = Some(clip(label.into()));
         self
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(clip(help.into()));
         self
     }
 
     pub fn maybe_help(mut self, help: Option<String>) -> Self {
         if help.is_some() {
-            self.help = help;
+            self.help = help.map(clip);
         }
         self
     }
@@ -81,6 +81,27 @@ impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+}
+
+/// Longest message, label or help kept whole, in characters.
+const MAX_TEXT: usize = 400;
+
+/// Shortens text quoting a huge value (a 10 MB key is reported in a line, not in 10 MB): the
+/// head and the tail stay, the middle becomes `…`.
+fn clip(s: String) -> String {
+    if s.len() <= MAX_TEXT {
+        return s;
+    }
+    let n = s.chars().count();
+    if n <= MAX_TEXT {
+        return s;
+    }
+    let head: String = s.chars().take(MAX_TEXT - 100).collect();
+    let tail: String = s.chars().skip(n - 80).collect();
+    format!(
+        "{head} … ({} characters) … {tail}",
+        n - (MAX_TEXT - 100) - 80
+    )
 }
 
 /// Diagnostics of one run, in the order they were found.
@@ -124,6 +145,12 @@ pub fn closest<'a, I>(wanted: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {
+    // Names are at most 128 characters; beyond that a suggestion is noise, and comparing two
+    // long strings edit by edit is quadratic in time and memory (strsim builds an n×m table:
+    // two 100 KB names asked for 80 GB).
+    if wanted.len() > 256 {
+        return None;
+    }
     let limit = (wanted.chars().count() / 3).clamp(1, 3);
     let lower = wanted.to_lowercase();
     let len = lower.chars().count();
@@ -250,10 +277,28 @@ pub fn github_annotation(d: &Diagnostic, sources: &SourceMap) -> String {
     format!("::{level} {}::{}", props.join(","), data(&msg))
 }
 
+/// Longest source line drawn in a snippet, in bytes.
+const MAX_DRAWN_LINE: usize = 1000;
+
+/// The length in bytes of the line holding byte `at`.
+fn line_len_at(text: &str, at: usize) -> usize {
+    let b = text.as_bytes();
+    let at = at.min(b.len());
+    let start = b[..at]
+        .iter()
+        .rposition(|c| *c == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = b[at..]
+        .iter()
+        .position(|c| *c == b'\n')
+        .map_or(b.len(), |i| at + i);
+    end - start
+}
+
 /// Adapter from our [`Diagnostic`] to miette's trait, carrying the file text it points into.
 struct Report<'a> {
     d: &'a Diagnostic,
-    source: Option<miette::NamedSource<String>>,
+    source: Option<miette::NamedSource<std::sync::Arc<str>>>,
     labels: Vec<miette::LabeledSpan>,
     help: Option<String>,
 }
@@ -264,11 +309,27 @@ impl<'a> Report<'a> {
         let mut source = None;
         let mut help = d.help.clone();
         if let Some(span) = d.span {
-            if let (Some(file), Some((start, len))) =
-                (sources.file(span.file), sources.byte_range(span))
-            {
+            let range = sources.byte_range(span);
+            let file = sources.file(span.file);
+            let drawable = match (file, range) {
+                (Some(file), Some((start, _))) => line_len_at(&file.text, start) <= MAX_DRAWN_LINE,
+                _ => false,
+            };
+            if !drawable {
+                // miette panics on lines past 65,535 characters, and a snippet of one would
+                // be unreadable anyway: say where instead of drawing it.
+                let mut note = format!("at {}", sources.location(span));
+                if let Some((rel, text)) = &d.related {
+                    note.push_str(&format!("\n{text} at {}", sources.location(*rel)));
+                }
+                help = Some(match help {
+                    Some(h) => format!("{h}\n{note}"),
+                    None => note,
+                });
+            }
+            if let (Some(file), Some((start, len)), true) = (file, range, drawable) {
                 source = Some(
-                    miette::NamedSource::new(file.name.clone(), file.text.to_string())
+                    miette::NamedSource::new(file.name.clone(), file.text.clone())
                         .with_language("yaml"),
                 );
                 labels.push(miette::LabeledSpan::new_primary_with_span(
@@ -276,13 +337,15 @@ impl<'a> Report<'a> {
                     (start, len),
                 ));
                 if let Some((rel, text)) = &d.related {
-                    if rel.file == span.file {
-                        if let Some((s, l)) = sources.byte_range(*rel) {
-                            labels.push(miette::LabeledSpan::new_with_span(
-                                Some(text.clone()),
-                                (s, l),
-                            ));
-                        }
+                    let drawn = sources
+                        .byte_range(*rel)
+                        .filter(|_| rel.file == span.file)
+                        .filter(|(s, _)| line_len_at(&file.text, *s) <= MAX_DRAWN_LINE);
+                    if let Some((s, l)) = drawn {
+                        labels.push(miette::LabeledSpan::new_with_span(
+                            Some(text.clone()),
+                            (s, l),
+                        ));
                     } else {
                         let note = format!("{text} at {}", sources.location(*rel));
                         help = Some(match help {
@@ -350,6 +413,29 @@ impl miette::Diagnostic for Report<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: miette panics ("Formatting argument out of range") drawing a line longer
+    /// than 65,535 characters, so `permit check` crashed on a diagnostic in a long line.
+    #[test]
+    fn diagnostics_on_very_long_lines_render_without_a_snippet() {
+        let mut sources = SourceMap::default();
+        let text = format!("a: [{}]\nb: 1\n", "x".repeat(100_000));
+        let id = sources.add("m.yaml".into(), std::path::Path::new("m.yaml"), text.into());
+        let d = Diagnostic::error("test::long", "a problem on a long line")
+            .at(Span::new(id, 1, 3, 5))
+            .related(Span::new(id, 2, 0, 1), "see also");
+        let out = Renderer::new(false).render(&d, &sources);
+        assert!(out.contains("at m.yaml:1:4"), "{out}");
+        assert!(out.contains("see also at m.yaml:2:1"), "{out}");
+        assert!(
+            out.len() < 2000,
+            "the long line was drawn: {} bytes",
+            out.len()
+        );
+        // a short line still gets its snippet
+        let d = Diagnostic::error("test::short", "a problem").at(Span::new(id, 2, 0, 1));
+        assert!(Renderer::new(false).render(&d, &sources).contains("b: 1"));
+    }
 
     #[test]
     fn suggests_near_names_only() {

@@ -30,10 +30,27 @@ pub struct Engine {
     inner: regorus::Engine,
 }
 
+/// A regorus engine for permit's Rego (rego.v1), without regorus's default source limits.
+///
+/// regorus refuses, by default, modules over 1 MiB or 20,000 lines and lines over 1,024
+/// columns; OPA has no such limits. Generated modules pass them only for small models (a
+/// condition on a 2,000-character string, a resource with a hundred roles in the index comment,
+/// thousands of user sets), so the limits are lifted to sizes no model file can reach.
+pub fn regorus() -> regorus::Engine {
+    use std::num::{NonZeroU32, NonZeroUsize};
+    let mut engine = regorus::Engine::new();
+    engine.set_rego_v0(false);
+    engine.set_policy_length_config(regorus::utils::limits::PolicyLengthConfig {
+        max_col: NonZeroU32::new(1 << 30).unwrap_or(NonZeroU32::MAX),
+        max_file_bytes: NonZeroUsize::MAX,
+        max_lines: NonZeroUsize::MAX,
+    });
+    engine
+}
+
 impl Engine {
     pub fn new(compiled: &Compiled) -> Result<Self, EngineError> {
-        let mut inner = regorus::Engine::new();
-        inner.set_rego_v0(false);
+        let mut inner = regorus();
         for m in &compiled.modules {
             inner
                 .add_policy(m.path.clone(), m.text.clone())

@@ -12,8 +12,15 @@ use std::collections::HashMap;
 
 /// Deepest nesting of sequences and mappings accepted.
 pub const MAX_DEPTH: usize = 128;
-/// Most nodes one file may produce, aliases expanded (guards against "billion laughs").
+/// Most nodes one file may produce, aliases expanded.
 pub const MAX_NODES: usize = 20_000_000;
+/// Most values anchors and aliases may copy in one file (guards against "billion laughs": a
+/// kilobyte of nested aliases would otherwise expand to `MAX_NODES` values, gigabytes of memory).
+/// Real models use aliases for small shared fragments, far below this.
+pub const MAX_ALIAS_NODES: usize = 1_000_000;
+/// Most text (bytes of strings) anchors and aliases may copy in one file: a few aliases of a
+/// long string would otherwise copy gigabytes while staying under [`MAX_ALIAS_NODES`].
+pub const MAX_ALIAS_BYTES: usize = 64 << 20;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Scalar {
@@ -104,6 +111,7 @@ pub fn parse(text: &str, file: FileId) -> Result<Node, Diagnostic> {
         anchors: HashMap::new(),
         docs: Vec::new(),
         nodes: 0,
+        copied: (0, 0),
     };
     for event in Parser::new_from_str(text) {
         let (event, span) = match event {
@@ -132,6 +140,15 @@ pub fn parse(text: &str, file: FileId) -> Result<Node, Diagnostic> {
 /// the bracket, not where the parser gave up; a position past the end is moved onto the text.
 fn syntax_error(text: &str, file: FileId, b: &Builder, e: &saphyr_parser::ScanError) -> Diagnostic {
     let m = e.marker();
+    if e.info().contains("recursion limit") {
+        // saphyr's own nesting guard can fire before ours: the same problem, the same code
+        return Diagnostic::error(
+            "yaml::too-deep",
+            format!("values are nested more than {MAX_DEPTH} levels deep"),
+        )
+        .at(Span::new(file, m.line(), m.col(), 1))
+        .label("too deep here");
+    }
     let lines = text.lines().count().max(1);
     let char_at = |span: Span| {
         text.lines()
@@ -182,6 +199,9 @@ struct Builder {
     anchors: HashMap<usize, Node>,
     docs: Vec<Node>,
     nodes: usize,
+    /// Values and text bytes copied for anchors and aliases, bounded by [`MAX_ALIAS_NODES`]
+    /// and [`MAX_ALIAS_BYTES`].
+    copied: (usize, usize),
 }
 
 impl Builder {
@@ -244,27 +264,52 @@ impl Builder {
                 };
                 self.value(node.0, node.1)
             }
-            Event::Alias(id) => match self.anchors.get(&id) {
-                Some(node) => {
-                    let count = count_nodes(node);
-                    self.nodes = self.nodes.saturating_add(count);
-                    if self.nodes > MAX_NODES {
-                        return Err(Diagnostic::error(
-                            "yaml::too-large",
-                            format!("aliases expand this file past {MAX_NODES} values"),
-                        )
-                        .at(span));
+            Event::Alias(id) => {
+                let Some(size) = self.anchors.get(&id).map(size) else {
+                    return Err(
+                        Diagnostic::error("yaml::syntax", "alias to an unknown anchor").at(span),
+                    );
+                };
+                // Counted before copying: the budget is checked without paying for the copy.
+                self.copy(size, span)?;
+                self.nodes = self.nodes.saturating_add(size.0);
+                if self.nodes > MAX_NODES {
+                    return Err(Diagnostic::error(
+                        "yaml::too-large",
+                        format!("aliases expand this file past {MAX_NODES} values"),
+                    )
+                    .at(span));
+                }
+                match self.anchors.get(&id) {
+                    Some(node) => {
+                        let mut copy = node.clone();
+                        copy.span = span;
+                        self.value(copy, 0)
                     }
-                    let mut copy = node.clone();
-                    copy.span = span;
-                    self.value(copy, 0)
+                    None => Ok(()),
                 }
-                None => {
-                    Err(Diagnostic::error("yaml::syntax", "alias to an unknown anchor").at(span))
-                }
-            },
+            }
             _ => Ok(()),
         }
+    }
+
+    /// Accounts for `count` values copied by an anchor or alias.
+    fn copy(&mut self, (nodes, bytes): (usize, usize), span: Span) -> Result<(), Diagnostic> {
+        self.copied.0 = self.copied.0.saturating_add(nodes);
+        self.copied.1 = self.copied.1.saturating_add(bytes);
+        if self.copied.0 > MAX_ALIAS_NODES || self.copied.1 > MAX_ALIAS_BYTES {
+            return Err(Diagnostic::error(
+                "yaml::too-large",
+                format!(
+                    "anchors and aliases copy more than {MAX_ALIAS_NODES} values or {} MiB of text in this file",
+                    MAX_ALIAS_BYTES >> 20
+                ),
+            )
+            .at(span)
+            .label("this alias or anchor goes past the limit")
+            .help("write the repeated values out, or share smaller fragments"));
+        }
+        Ok(())
     }
 
     fn open(&mut self, open: Open, span: Span) -> Result<(), Diagnostic> {
@@ -289,6 +334,9 @@ impl Builder {
             .at(node.span));
         }
         if anchor != 0 {
+            // The anchor table keeps a copy: nested anchors would otherwise copy a big value
+            // once per level, so these copies count against the alias budget too.
+            self.copy(size(&node), node.span)?;
             self.anchors.insert(anchor, node.clone());
         }
         match self.stack.last_mut() {
@@ -303,16 +351,17 @@ impl Builder {
     }
 }
 
-fn count_nodes(node: &Node) -> usize {
+/// How many values `node` holds, and how many bytes of text (strings, keys included).
+fn size(node: &Node) -> (usize, usize) {
+    let add = |a: (usize, usize), b: (usize, usize)| (a.0 + b.0, a.1.saturating_add(b.1));
     match &node.kind {
-        Kind::Scalar(_) => 1,
-        Kind::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
-        Kind::Map(entries) => {
-            1 + entries
-                .iter()
-                .map(|(k, v)| count_nodes(k) + count_nodes(v))
-                .sum::<usize>()
-        }
+        Kind::Scalar(Scalar::Str(s)) => (1, s.len()),
+        Kind::Scalar(_) => (1, 0),
+        Kind::Seq(items) => items.iter().map(size).fold((1, 0), add),
+        Kind::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| add(size(k), size(v)))
+            .fold((1, 0), add),
     }
 }
 
@@ -456,6 +505,21 @@ mod tests {
         let text = "[".repeat(MAX_DEPTH + 5);
         let e = parse(&text, FileId(0)).unwrap_err();
         assert_eq!(e.code, "yaml::too-deep");
+    }
+
+    /// Regression (found by the fuzzer): ten aliases per level of a list holding one 100 KB
+    /// string stayed under the value budget while copying a gigabyte of text.
+    #[test]
+    fn aliases_of_long_strings_are_bounded_by_bytes() {
+        let long = "x".repeat(100_000);
+        let mut text = format!("a0: &a0 [{long}, {long}]\n");
+        for i in 1..6 {
+            let p = format!("*a{}", i - 1);
+            text.push_str(&format!("a{i}: &a{i} [{}]\n", [p.as_str(); 10].join(", ")));
+        }
+        let e = parse(&text, FileId(0)).unwrap_err();
+        assert_eq!(e.code, "yaml::too-large");
+        assert!(e.message.contains("MiB of text"), "{}", e.message);
     }
 
     #[test]

@@ -334,7 +334,7 @@ fn discover(project: &mut Project, paths: &[PathBuf]) -> Result<Found, Error> {
                 text,
             };
             if let Err(e) =
-                regorus::Engine::new().add_policy(module.path.clone(), module.text.clone())
+                crate::engine::regorus().add_policy(module.path.clone(), module.text.clone())
             {
                 found.diags.push(
                     Diagnostic::error(

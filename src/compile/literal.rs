@@ -24,6 +24,9 @@ pub fn value(v: &serde_json::Value) -> String {
                 .collect();
             format!("{{{}}}", parts.join(", "))
         }
+        // `-0.0` (from YAML `-0.0` or an underflow such as `-1e-999`) is not a Rego term: OPA
+        // reads it as unary minus and refuses the module ("minus: invalid argument(s)").
+        Value::Number(n) if n.as_f64() == Some(0.0) => n.to_string().replace('-', ""),
         other => other.to_string(),
     }
 }
@@ -31,6 +34,14 @@ pub fn value(v: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (found by the fuzzer): `array_contains: -1e-999` compiled to `-0.0 in x`,
+    /// which OPA refuses and regorus fails to evaluate.
+    #[test]
+    fn negative_zero_is_written_as_zero() {
+        let v: serde_json::Value = serde_json::json!([-0.0, 0.0, -1.5, 1e300, -7]);
+        assert_eq!(value(&v), "[0.0, 0.0, -1.5, 1e+300, -7]");
+    }
 
     #[test]
     fn hostile_strings_stay_inside_the_literal() {

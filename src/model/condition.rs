@@ -204,7 +204,11 @@ pub fn read(r: &mut Reader<'_>, node: &Node, depth: usize) -> Option<Condition> 
     };
     match key {
         "allOf" | "anyOf" => {
+            let before = r.diags.error_count();
             let items = r.list(v, format!("`{key}`"));
+            if r.diags.error_count() > before {
+                return None; // not a list: reported, and no condition (not an empty one)
+            }
             let mut out = Vec::with_capacity(items.len());
             let mut ok = true;
             for item in items {
@@ -332,4 +336,24 @@ fn operand(r: &mut Reader<'_>, node: &Node) -> Option<Operand> {
         }
     }
     Some(Operand::Value(node.to_json()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostics::Diagnostics;
+    use crate::source::FileId;
+
+    /// Regression (found by the fuzzer): `allOf: x` was reported, then still read as an empty
+    /// `allOf`, which holds for everyone.
+    #[test]
+    fn all_of_that_is_not_a_list_gives_no_condition() {
+        for text in ["allOf: x", "anyOf: 3", "allOf: {a: b}"] {
+            let node = crate::yaml::parse(text, FileId(0)).unwrap();
+            let mut diags = Diagnostics::default();
+            let c = read(&mut Reader::new(&mut diags), &node, 0);
+            assert!(c.is_none(), "{text} read as {c:?}");
+            assert_eq!(diags.items[0].code, "model::type", "{text}");
+        }
+    }
 }

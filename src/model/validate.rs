@@ -319,18 +319,18 @@ impl<'m> Validator<'m> {
     ) -> Result<Option<AttrType>, ()> {
         let (builtins, declared, owner): (
             &[(&str, AttrType)],
-            Option<&BTreeMap<String, AttrDecl>>,
+            &BTreeMap<String, AttrDecl>,
             String,
         ) = match subject {
             Subject::User => (
                 BUILTIN_USER_ATTRS,
-                Some(&self.m.user_attributes),
+                &self.m.user_attributes,
                 "`user_attributes`".to_string(),
             ),
             Subject::Resource => match resource {
                 Some(r) => (
                     BUILTIN_RESOURCE_ATTRS,
-                    Some(&r.attributes),
+                    &r.attributes,
                     format!("the attributes of `{}`", r.key.text),
                 ),
                 None => return Err(()),
@@ -340,7 +340,6 @@ impl<'m> Validator<'m> {
         if let Some((_, t)) = builtins.iter().find(|(n, _)| *n == attr) {
             return Ok(Some(*t));
         }
-        let declared = declared.expect("user and resource subjects have declarations");
         match declared.get(attr) {
             Some(d) => Ok(Some(d.ty)),
             None => {
