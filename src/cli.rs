@@ -54,4 +54,6 @@ pub enum Command {
     Eval(crate::cmd::eval::EvalArgs),
     Test(crate::cmd::test::TestArgs),
     Bench(crate::cmd::bench::BenchArgs),
+    Push(crate::cmd::push::PushArgs),
+    Pdp(crate::cmd::pdp::PdpArgs),
 }

@@ -9,6 +9,7 @@
 #![allow(clippy::type_complexity)]
 
 pub mod bench;
+pub mod bundle;
 pub mod cli;
 pub mod cmd;
 pub mod compile;
@@ -21,6 +22,7 @@ pub mod explain;
 pub mod git;
 pub mod model;
 pub mod project;
+pub mod push;
 pub mod query;
 pub mod schema;
 pub mod source;

@@ -5,6 +5,8 @@ pub mod build;
 pub mod check;
 pub mod eval;
 pub mod init;
+pub mod pdp;
+pub mod push;
 pub mod schema;
 pub mod test;
 
@@ -64,6 +66,8 @@ pub fn run(ctx: &Context, command: Command) -> Result<u8, Error> {
         Command::Eval(args) => eval::run(ctx, args),
         Command::Test(args) => test::run(ctx, args),
         Command::Bench(args) => bench::run(ctx, args),
+        Command::Push(args) => push::run(ctx, args),
+        Command::Pdp(args) => pdp::run(ctx, args),
     }
 }
 
