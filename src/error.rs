@@ -43,7 +43,10 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config { .. } | Error::NoProject(_) | Error::Usage(_) | Error::UsageHelp { .. } => 2,
+            Error::Config { .. }
+            | Error::NoProject(_)
+            | Error::Usage(_)
+            | Error::UsageHelp { .. } => 2,
             Error::Io { .. } | Error::Environment(_) | Error::Internal(_) => 3,
         }
     }

@@ -56,7 +56,8 @@ fn revision(port: u16) -> Option<String> {
 fn policies(port: u16) -> Vec<(String, String)> {
     let (status, body) = http(port, "GET", "/v1/policies", None).unwrap();
     assert_eq!(status, 200);
-    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let v: Value = serde_json::from_str(&body)
+        .unwrap_or_else(|e| panic!("{e}: {}", &body[..body.len().min(300)]));
     let mut out: Vec<(String, String)> = v["result"]
         .as_array()
         .unwrap()
@@ -86,7 +87,10 @@ fn commit_change(dir: &Path, what: &str) -> String {
             let text = std::fs::read_to_string(&p).unwrap();
             std::fs::write(
                 &p,
-                text.replace("{role: editor, tenant: acme}", "{role: viewer, tenant: acme}"),
+                text.replace(
+                    "{role: editor, tenant: acme}",
+                    "{role: viewer, tenant: acme}",
+                ),
             )
             .unwrap();
         }
@@ -174,7 +178,11 @@ fn push_verifies_the_revision_and_opa_decides_like_eval() {
     let server = OpaServer::start(&opa, &[]);
     // somebody else's policy on the same PDP: permit must leave it alone
     let (s, _) = server
-        .request("PUT", "/v1/policies/other", Some("package other\n\nx := 1\n"))
+        .request(
+            "PUT",
+            "/v1/policies/other",
+            Some("package other\n\nx := 1\n"),
+        )
         .unwrap();
     assert_eq!(s, 200);
     configure(&dir, &[url(server.port)], "");
@@ -186,7 +194,10 @@ fn push_verifies_the_revision_and_opa_decides_like_eval() {
     assert_eq!(revision(server.port).as_deref(), Some(sha.as_str()));
     assert_decides_like_eval(&dir, &server);
     let ids: Vec<String> = policies(server.port).into_iter().map(|p| p.0).collect();
-    assert!(ids.contains(&"permit/permit/root.rego".to_string()), "{ids:?}");
+    assert!(
+        ids.contains(&"permit/permit/root.rego".to_string()),
+        "{ids:?}"
+    );
     assert!(ids.iter().any(|i| i.contains("custom")), "{ids:?}");
 
     // a new revision without the custom module: the stale module goes, `other` stays
@@ -228,7 +239,11 @@ fn dry_run_changes_nothing() {
 
 /// A proxy in front of an OPA: demands `Authorization: Bearer <token>` and answers 500 to
 /// `PUT /v1/data/permit/bundle` when the body contains `fail_on`. Stops with the test.
-fn start_proxy(upstream: u16, token: &'static str, fail_on: std::sync::Arc<std::sync::Mutex<String>>) -> u16 {
+fn start_proxy(
+    upstream: u16,
+    token: &'static str,
+    fail_on: std::sync::Arc<std::sync::Mutex<String>>,
+) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -285,14 +300,22 @@ fn proxy_one(
         );
     };
     if !authorized {
-        return respond(&mut client, "401 Unauthorized", "{\"code\":\"unauthorized\"}");
+        return respond(
+            &mut client,
+            "401 Unauthorized",
+            "{\"code\":\"unauthorized\"}",
+        );
     }
     let fail = fail_on.lock().unwrap().clone();
     if head.starts_with("PUT /v1/data/permit/bundle ")
         && !fail.is_empty()
         && String::from_utf8_lossy(body).contains(&fail)
     {
-        return respond(&mut client, "500 Internal Server Error", "{\"code\":\"internal_error\"}");
+        return respond(
+            &mut client,
+            "500 Internal Server Error",
+            "{\"code\":\"internal_error\"}",
+        );
     }
     let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)) else {
         return respond(&mut client, "502 Bad Gateway", "{}");
@@ -332,7 +355,11 @@ fn a_pdp_failing_mid_push_is_restored_and_others_still_get_pushed() {
     let env = [("STAGING_OPA_TOKEN", TOKEN)];
 
     // without the token the proxy refuses, and says so without the token's value
-    let out = permit(&dir, &["push", "staging"], &[("STAGING_OPA_TOKEN", "wrong-token-value")]);
+    let out = permit(
+        &dir,
+        &["push", "staging"],
+        &[("STAGING_OPA_TOKEN", "wrong-token-value")],
+    );
     assert_eq!(out.code, 3);
     assert!(out.stderr.contains("401"), "{}", out.stderr);
     assert!(!out.stderr.contains("wrong-token-value"));
@@ -350,7 +377,8 @@ fn a_pdp_failing_mid_push_is_restored_and_others_still_get_pushed() {
     assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("rolled back"), "{}", out.stdout);
     assert!(
-        out.stderr.contains(&format!("http://127.0.0.1:{proxy}")) && out.stderr.contains("restored"),
+        out.stderr.contains(&format!("http://127.0.0.1:{proxy}"))
+            && out.stderr.contains("restored"),
         "{}",
         out.stderr
     );
@@ -373,13 +401,20 @@ fn a_pdp_failing_mid_push_is_restored_and_others_still_get_pushed() {
     );
     let out2 = permit(&dir, &["push", "staging"], &env);
     assert_eq!(out2.code, 3, "{}", out2.stderr);
-    assert!(out2.stderr.contains(&format!("http://127.0.0.1:{down}")), "{}", out2.stderr);
+    assert!(
+        out2.stderr.contains(&format!("http://127.0.0.1:{down}")),
+        "{}",
+        out2.stderr
+    );
     assert_eq!(revision(behind_proxy.port).as_deref(), Some(sha2.as_str()));
     let status = permit(&dir, &["pdp", "status", "staging"], &env);
     assert_eq!(status.code, 3);
 
     for o in [&out, &out2, &status] {
-        assert!(!o.stdout.contains(TOKEN) && !o.stderr.contains(TOKEN), "token leaked");
+        assert!(
+            !o.stdout.contains(TOKEN) && !o.stderr.contains(TOKEN),
+            "token leaked"
+        );
     }
 }
 
@@ -406,14 +441,26 @@ fn config_errors_exit_2() {
     configure(&dir, &[url(free_port())], "");
     let out = permit(&dir, &["push", "stagin"], &[]);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("did you mean `staging`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did you mean `staging`"),
+        "{}",
+        out.stderr
+    );
     let out = permit(&dir, &["push", "dev"], &[]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("has no PDPs"), "{}", out.stderr);
-    configure(&dir, &[url(free_port())], ", signing_key_env: PERMIT_TEST_NO_SUCH_KEY");
+    configure(
+        &dir,
+        &[url(free_port())],
+        ", signing_key_env: PERMIT_TEST_NO_SUCH_KEY",
+    );
     let out = permit(&dir, &["push", "staging"], &[]);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("PERMIT_TEST_NO_SUCH_KEY"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("PERMIT_TEST_NO_SUCH_KEY"),
+        "{}",
+        out.stderr
+    );
     configure(
         &dir,
         &["{url: \"http://127.0.0.1:1\", token_env: PERMIT_TEST_NO_TOKEN}".into()],
@@ -421,12 +468,20 @@ fn config_errors_exit_2() {
     );
     let out = permit(&dir, &["push", "staging"], &[]);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("PERMIT_TEST_NO_TOKEN"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("PERMIT_TEST_NO_TOKEN"),
+        "{}",
+        out.stderr
+    );
     configure(&dir, &["{url: \"ftp://example.com\"}".into()], "");
     let out = permit(&dir, &["push", "staging"], &[]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("unsupported scheme"), "{}", out.stderr);
-    configure(&dir, &[url(free_port())], ", signing_key_env: K, signing_alg: ES256");
+    configure(
+        &dir,
+        &[url(free_port())],
+        ", signing_key_env: K, signing_alg: ES256",
+    );
     let out = permit(&dir, &["push", "staging"], &[("K", "x")]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("ES256"), "{}", out.stderr);
@@ -436,7 +491,11 @@ fn config_errors_exit_2() {
 fn an_invalid_model_on_the_branch_exits_1_and_pushes_nothing() {
     let (_tmp, dir, _) = staged_repo();
     git(&dir, &["checkout", "-q", "env/staging"]);
-    std::fs::write(dir.join("policy/broken.yaml"), "resources: {doc: {actions: [read], roles: {r: {permissions: [nope]}}}}\n").unwrap();
+    std::fs::write(
+        dir.join("policy/broken.yaml"),
+        "resources: {doc: {actions: [read], roles: {r: {permissions: [nope]}}}}\n",
+    )
+    .unwrap();
     git(&dir, &["add", "policy"]);
     git(&dir, &["commit", "-qm", "broken"]);
     git(&dir, &["checkout", "-q", "main"]);
@@ -450,7 +509,11 @@ fn an_invalid_model_on_the_branch_exits_1_and_pushes_nothing() {
 fn push_to_a_folder_writes_content_named_and_current_bundles() {
     let (tmp, dir, sha) = staged_repo();
     let target = tmp.path().join("served");
-    configure(&dir, &[format!("{{url: \"file://{}\"}}", target.display())], "");
+    configure(
+        &dir,
+        &[format!("{{url: \"file://{}\"}}", target.display())],
+        "",
+    );
     let out = permit(&dir, &["push", "staging"], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let current = std::fs::read(target.join("bundle.tar.gz")).unwrap();
@@ -459,7 +522,9 @@ fn push_to_a_folder_writes_content_named_and_current_bundles() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
-    assert!(names.iter().any(|n| n.starts_with("bundle-") && n.ends_with(".tar.gz")));
+    assert!(names
+        .iter()
+        .any(|n| n.starts_with("bundle-") && n.ends_with(".tar.gz")));
     assert_eq!(
         permit::bundle::revision_of(&current).as_deref(),
         Some(sha.as_str())
@@ -488,7 +553,10 @@ fn opa_pulls_what_push_puts_in_an_oci_registry() {
     let (tmp, dir, sha) = staged_repo();
     configure(
         &dir,
-        &[format!("{{url: \"oci://127.0.0.1:{}/policies/staging\"}}", registry.port)],
+        &[format!(
+            "{{url: \"oci://127.0.0.1:{}/policies/staging\"}}",
+            registry.port
+        )],
         "",
     );
     let out = permit(&dir, &["push", "staging"], &[]);
@@ -505,7 +573,10 @@ fn opa_pulls_what_push_puts_in_an_oci_registry() {
     )
     .unwrap();
     let server = OpaServer::start(&opa, &[Path::new("--config-file"), &cfg]);
-    assert!(wait_for_revision(server.port, &sha, 20), "OPA never activated {sha}");
+    assert!(
+        wait_for_revision(server.port, &sha, 20),
+        "OPA never activated {sha}"
+    );
     assert_decides_like_eval(&dir, &server);
 
     let sha2 = commit_change(&dir, "narrow-alice");
@@ -514,7 +585,10 @@ fn opa_pulls_what_push_puts_in_an_oci_registry() {
     let report: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(report["pdps"][0]["before"], sha);
     assert_eq!(report["pdps"][0]["after"], sha2);
-    assert!(wait_for_revision(server.port, &sha2, 20), "OPA never activated {sha2}");
+    assert!(
+        wait_for_revision(server.port, &sha2, 20),
+        "OPA never activated {sha2}"
+    );
     let alice = server.decide(&json!({"user": {"key": "alice"}, "action": "update", "resource": {"type": "document", "key": "launch", "tenant": "acme"}}));
     assert_eq!(alice["allow"], false, "{alice}");
 

@@ -106,10 +106,19 @@ pub fn build(
     }
     let data = data_document(compiled, meta)?;
     let mut files: Vec<(String, Vec<u8>)> = Vec::with_capacity(compiled.modules.len() + 3);
-    files.push((".manifest".into(), serde_json::to_vec(&meta.manifest()).map_err(json_io)?));
-    files.push(("data.json".into(), serde_json::to_vec(&data).map_err(json_io)?));
+    files.push((
+        ".manifest".into(),
+        serde_json::to_vec(&meta.manifest()).map_err(json_io)?,
+    ));
+    files.push((
+        "data.json".into(),
+        serde_json::to_vec(&data).map_err(json_io)?,
+    ));
     for m in &compiled.modules {
-        files.push((m.path.trim_start_matches('/').to_string(), m.text.as_bytes().to_vec()));
+        files.push((
+            m.path.trim_start_matches('/').to_string(),
+            m.text.as_bytes().to_vec(),
+        ));
     }
     if let Some(key) = key {
         let signatures = sign::signatures(&files, key)?;
@@ -238,13 +247,22 @@ mod tests {
         assert_eq!(a.bytes, b.bytes);
         assert_eq!(a.sha256, sha256_hex(&b.bytes));
         // gzip: no name flag, mtime 0
-        assert_eq!(a.bytes[3] & 0x08, 0, "gzip header must not carry a file name");
+        assert_eq!(
+            a.bytes[3] & 0x08,
+            0,
+            "gzip header must not carry a file name"
+        );
         assert_eq!(&a.bytes[4..8], &[0, 0, 0, 0]);
         let e = entries(&a.bytes);
         let names: Vec<&str> = e.iter().map(|x| x.0.as_str()).collect();
         assert_eq!(
             names,
-            [".manifest", "custom/a.rego", "data.json", "permit/root.rego"]
+            [
+                ".manifest",
+                "custom/a.rego",
+                "data.json",
+                "permit/root.rego"
+            ]
         );
         for (_, h, _) in &e {
             assert_eq!(h.mtime().unwrap(), 0);

@@ -71,9 +71,10 @@ impl SigningKey {
             None => Algorithm::Hs256,
         };
         let secret = match alg {
-            Algorithm::Hs256 => {
-                Secret::Hmac(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes()))
-            }
+            Algorithm::Hs256 => Secret::Hmac(ring::hmac::Key::new(
+                ring::hmac::HMAC_SHA256,
+                key.as_bytes(),
+            )),
             Algorithm::Rs256 => Secret::Rsa(rsa_key(&key)?),
         };
         Ok(SigningKey { secret })
@@ -218,10 +219,7 @@ mod tests {
                 .unwrap();
         let mut out = String::new();
         write_canonical(&v, &mut out);
-        assert_eq!(
-            out,
-            r#"{"a":{"c":true,"d":null},"b":[1,2.5,"x\u2028<&>"]}"#
-        );
+        assert_eq!(out, r#"{"a":{"c":true,"d":null},"b":[1,2.5,"x\u2028<&>"]}"#);
     }
 
     #[test]
@@ -241,14 +239,20 @@ mod tests {
             Algorithm::Hs256
         );
         assert!(matches!(
-            SigningKey::new("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n".into(), None),
+            SigningKey::new(
+                "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n".into(),
+                None
+            ),
             Err(SignError::NotPem | SignError::BadRsaKey(_))
         ));
         assert!(matches!(
             SigningKey::new("secret".into(), Some("ES256")),
             Err(SignError::UnknownAlgorithm(_))
         ));
-        assert!(matches!(SigningKey::new("  ".into(), None), Err(SignError::Empty)));
+        assert!(matches!(
+            SigningKey::new("  ".into(), None),
+            Err(SignError::Empty)
+        ));
     }
 
     #[test]

@@ -62,7 +62,12 @@ pub fn run(ctx: &Context, args: BuildArgs) -> Result<u8, Error> {
 }
 
 /// `permit build --bundle FILE`.
-fn bundle(ctx: &Context, project: &Project, git_ref: Option<&str>, file: &Path) -> Result<u8, Error> {
+fn bundle(
+    ctx: &Context,
+    project: &Project,
+    git_ref: Option<&str>,
+    file: &Path,
+) -> Result<u8, Error> {
     let key = super::push::signing_key(project)?;
     let rev = match git_ref {
         Some(r) => Revision::Ref(r.to_string()),

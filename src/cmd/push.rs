@@ -58,14 +58,13 @@ pub fn run(ctx: &Context, args: PushArgs) -> Result<u8, Error> {
     };
     if !ctx.quiet {
         eprintln!(
-            "{} `{}` ({} at `{git_ref}`{}) to {} PDP{} of `{}`",
+            "{} revision {} (`{git_ref}`{}) to {} PDP{} of `{}`",
             if args.dry_run {
                 "dry run: would push"
             } else {
                 "pushing"
             },
             crate::push::short(&bundle.meta.revision),
-            "revision",
             key.as_ref()
                 .map(|k| format!(", signed {}", k.algorithm().name()))
                 .unwrap_or_default(),
@@ -111,11 +110,7 @@ pub fn finish(ctx: &Context, reports: &[Report]) -> u8 {
         0
     } else {
         if !ctx.quiet {
-            eprintln!(
-                "error: {} of {} PDPs failed",
-                failed.len(),
-                reports.len()
-            );
+            eprintln!("error: {} of {} PDPs failed", failed.len(), reports.len());
         }
         3
     }
@@ -126,7 +121,8 @@ fn progress(ctx: &Context, format: Format, len: usize) -> Option<indicatif::Prog
         return None;
     }
     let bar = indicatif::ProgressBar::new(len as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} PDPs {elapsed}")
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} PDPs {elapsed}")
     {
         bar.set_style(style);
     }
@@ -345,7 +341,10 @@ pub fn build_bundle(
     };
     let (revision, source) = match rev {
         Revision::Ref(r) => (crate::git::Repo::open(&project.root)?.sha(r)?, r.clone()),
-        Revision::WorkTree => (worktree_revision(project, &compiled)?, "working tree".into()),
+        Revision::WorkTree => (
+            worktree_revision(project, &compiled)?,
+            "working tree".into(),
+        ),
     };
     let meta = Meta {
         revision,

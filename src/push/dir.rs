@@ -82,7 +82,11 @@ pub fn push(dir: &Path, bundle: &Bundle) -> Attempt {
                 None => std::fs::remove_file(&current),
             };
             return Attempt {
-                after: if restored.is_ok() { before.clone() } else { None },
+                after: if restored.is_ok() {
+                    before.clone()
+                } else {
+                    None
+                },
                 before,
                 outcome: match restored {
                     Ok(()) => Outcome::RolledBack(e.message),

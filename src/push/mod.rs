@@ -461,7 +461,9 @@ mod tests {
             target("file://out/bundles", root).unwrap(),
             Target::Dir(PathBuf::from("/p/out/bundles"))
         );
-        assert!(target("ftp://x", root).unwrap_err().contains("unsupported scheme"));
+        assert!(target("ftp://x", root)
+            .unwrap_err()
+            .contains("unsupported scheme"));
         assert!(target("http://", root).is_err());
     }
 
@@ -522,7 +524,10 @@ mod tests {
             &|_| {},
         );
         let urls: Vec<&str> = reports.iter().map(|r| r.pdp.as_str()).collect();
-        assert_eq!(urls, pdps.iter().map(|p| p.url.as_str()).collect::<Vec<_>>());
+        assert_eq!(
+            urls,
+            pdps.iter().map(|p| p.url.as_str()).collect::<Vec<_>>()
+        );
         assert!(peak.load(Ordering::SeqCst) <= 3);
         assert!(peak.load(Ordering::SeqCst) >= 2);
     }

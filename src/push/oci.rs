@@ -173,7 +173,11 @@ fn upload(c: &Client, r: &Reference, bytes: &[u8]) -> Result<String, PdpError> {
         bytes,
     )?;
     if reply.status != 201 {
-        return Err(failure("uploading a blob", &r.url("blobs/uploads/"), &reply));
+        return Err(failure(
+            "uploading a blob",
+            &r.url("blobs/uploads/"),
+            &reply,
+        ));
     }
     Ok(digest)
 }
@@ -296,7 +300,9 @@ mod tests {
         assert_eq!(r.host, "127.0.0.1:5000");
         assert_eq!(r.repository, "policies/staging");
         assert_eq!(
-            Reference::parse("oci://registry.example.com/p").unwrap().base,
+            Reference::parse("oci://registry.example.com/p")
+                .unwrap()
+                .base,
             "https://registry.example.com"
         );
         assert_eq!(

@@ -126,12 +126,7 @@ fn put_data(c: &Client, base: &str, key: &str, value: Option<&Value>) -> Result<
         Some(v) => {
             let body = serde_json::to_vec(v)
                 .map_err(|e| PdpError::new(format!("cannot encode data: {e}")))?;
-            c.send(
-                "PUT",
-                &url,
-                &[("Content-Type", "application/json")],
-                &body,
-            )?
+            c.send("PUT", &url, &[("Content-Type", "application/json")], &body)?
         }
         None => c.send("DELETE", &url, &[], &[])?,
     };
@@ -198,7 +193,8 @@ pub fn push(c: &Client, base: &str, bundle: &Bundle) -> Attempt {
         } else {
             Err(PdpError::new(format!(
                 "after the push the PDP reports revision {} instead of `{}`",
-                now.map(|r| format!("`{r}`")).unwrap_or_else(|| "none".into()),
+                now.map(|r| format!("`{r}`"))
+                    .unwrap_or_else(|| "none".into()),
                 bundle.meta.revision
             )))
         }
@@ -225,8 +221,9 @@ pub fn push(c: &Client, base: &str, bundle: &Bundle) -> Attempt {
                         after,
                         outcome: Outcome::Broken {
                             error: e.message,
-                            restore: "the PDP does not report the previous revision after restoring"
-                                .into(),
+                            restore:
+                                "the PDP does not report the previous revision after restoring"
+                                    .into(),
                         },
                     }
                 }
