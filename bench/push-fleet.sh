@@ -5,6 +5,8 @@
 #
 # Starts FLEET (20) real OPA servers on 127.0.0.1 (stopped by pid on exit), pushes the
 # `permit init` example to one of them and to all of them, and times both with hyperfine.
+# Every timed push delivers a new revision: before each run (untimed) `env/staging` flips
+# between two commits that differ in one role assignment, as a typical policy change does.
 #
 # Usage: bench/push-fleet.sh
 # Environment:
@@ -78,7 +80,23 @@ make_project() { # DIR PORT...
   git -C "$dir" add -A
   git -C "$dir" -c user.name=bench -c user.email=bench@example.com commit -qm bench
   git -C "$dir" branch env/staging
+  # a second commit: alice becomes a viewer instead of an editor
+  sed -i 's/{role: editor, tenant: acme}/{role: viewer, tenant: acme}/' "$dir/policy/directory.yaml"
+  git -C "$dir" -c user.name=bench -c user.email=bench@example.com commit -qam change
+  git -C "$dir" tag rev-b
+  git -C "$dir" tag rev-a HEAD~1
 }
+# flip DIR: point env/staging at the other of the two commits
+cat > "$work/flip" <<'EOF'
+#!/bin/sh
+d=$1
+if [ "$(git -C "$d" rev-parse env/staging)" = "$(git -C "$d" rev-parse rev-a)" ]; then
+  git -C "$d" branch -f env/staging rev-b
+else
+  git -C "$d" branch -f env/staging rev-a
+fi
+EOF
+chmod +x "$work/flip"
 make_project "$work/one" "${ports[0]}"
 make_project "$work/fleet" "${ports[@]}"
 "$permit" -C "$work/fleet" push staging -q >/dev/null
@@ -86,8 +104,8 @@ make_project "$work/fleet" "${ports[@]}"
 load=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")
 cores=$(nproc 2>/dev/null || echo "?")
 hyperfine -N --style none --warmup "$WARMUP" --runs "$RUNS" --export-json "$work/push.json" \
-  -n "push to 1 PDP" "$permit -C $work/one push staging -q" \
-  -n "push to $FLEET PDPs" "$permit -C $work/fleet push staging -q" >/dev/null
+  -n "push to 1 PDP" --prepare "$work/flip $work/one" "$permit -C $work/one push staging -q" \
+  -n "push to $FLEET PDPs" --prepare "$work/flip $work/fleet" "$permit -C $work/fleet push staging -q" >/dev/null
 
 # --- bundle build of the large model -----------------------------------------------------
 large=$root/target/bench/synth-$SCALE-s$SEED
