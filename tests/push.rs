@@ -237,8 +237,9 @@ fn dry_run_changes_nothing() {
     assert_eq!(revision(server.port), None);
 }
 
-/// A proxy in front of an OPA: demands `Authorization: Bearer <token>` and answers 500 to
-/// `PUT /v1/data/permit/bundle` when the body contains `fail_on`. Stops with the test.
+/// A proxy in front of an OPA: demands `Authorization: Bearer <token>` and answers 500 to data
+/// writes under `/v1/data/permit` whose body contains `fail_on` (the new revision): the push
+/// fails after it changed the modules. Stops with the test.
 fn start_proxy(
     upstream: u16,
     token: &'static str,
@@ -307,10 +308,9 @@ fn proxy_one(
         );
     }
     let fail = fail_on.lock().unwrap().clone();
-    if head.starts_with("PUT /v1/data/permit/bundle ")
-        && !fail.is_empty()
-        && String::from_utf8_lossy(body).contains(&fail)
-    {
+    let data_write =
+        head.starts_with("PUT /v1/data/permit") || head.starts_with("PATCH /v1/data/permit");
+    if data_write && !fail.is_empty() && String::from_utf8_lossy(body).contains(&fail) {
         return respond(
             &mut client,
             "500 Internal Server Error",
@@ -605,4 +605,33 @@ fn opa_pulls_what_push_puts_in_an_oci_registry() {
     )
     .unwrap();
     assert!(s == 200, "no revision tag: {s}");
+}
+
+#[test]
+fn an_opa_that_rejects_a_module_is_put_back_as_it_was() {
+    let Some(opa) = opa() else { return };
+    let (_tmp, dir, _) = staged_repo();
+    let server = OpaServer::start(&opa, &[]);
+    // a foreign module that clashes with the generated `permit.abac`: OPA accepts the modules
+    // before it, then refuses `permit/permit/abac.rego`
+    let (s, body) = server
+        .request(
+            "PUT",
+            "/v1/policies/clash",
+            Some("package permit.abac\n\nany_user_set(x) := x\n"),
+        )
+        .unwrap();
+    assert_eq!(s, 200, "{body}");
+    let before = policies(server.port);
+    configure(&dir, &[url(server.port)], "");
+    let out = permit(&dir, &["push", "staging"], &[]);
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("rolled back"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("permit/permit/abac.rego"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(policies(server.port), before);
+    assert_eq!(revision(server.port), None);
 }

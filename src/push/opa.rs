@@ -2,10 +2,11 @@
 //!
 //! permit owns, on such a PDP, the policies whose id starts with `permit/` and the data under
 //! `data.permit` that the bundle carries (`model`, and the `bundle` marker holding the revision
-//! and a hash per module). A push snapshots what it is about to change, writes the model data,
-//! rewrites the modules whose hash changed (every OPA policy write recompiles all modules, so
-//! unchanged ones are left alone), removes modules earlier pushes left that the new bundle
-//! lacks, writes the marker last, then reads the revision back and asks for one decision. Any
+//! and a hash per module). A push snapshots what it is about to change, removes modules earlier
+//! pushes left that the new bundle lacks, rewrites the modules whose hash changed (every OPA
+//! policy write recompiles all modules, so unchanged ones are left alone), then writes the
+//! model and the marker together in one JSON Patch (one OPA transaction; the marker goes last
+//! when it is the first push), reads the revision back and asks for one decision. Any
 //! failure after the first write puts the snapshot back, so the PDP ends serving either the new
 //! revision or exactly what it served before.
 
@@ -191,6 +192,32 @@ fn put_data(c: &Client, base: &str, key: &str, value: Option<&str>) -> Result<()
     }
 }
 
+/// Writes every `(key, json)` under `data.permit` in one `PATCH` (one OPA transaction).
+fn patch_data(c: &Client, base: &str, data: &[(String, &str)]) -> Result<(), PdpError> {
+    let url = format!("{base}/v1/data/{ROOT}");
+    let mut body = String::from("[");
+    for (i, (k, v)) in data.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        let path = serde_json::to_string(&format!("/{}", k.replace('~', "~0").replace('/', "~1")))
+            .map_err(|e| PdpError::new(format!("cannot encode a data path: {e}")))?;
+        body.push_str(&format!(r#"{{"op":"add","path":{path},"value":{v}}}"#));
+    }
+    body.push(']');
+    let r = c.send(
+        "PATCH",
+        &url,
+        &[("Content-Type", "application/json-patch+json")],
+        body.as_bytes(),
+    )?;
+    if r.ok() {
+        Ok(())
+    } else {
+        Err(failure(&format!("writing `data.{ROOT}`"), &url, &r))
+    }
+}
+
 /// What the PDP served before, for everything the push changes.
 struct Snapshot {
     /// Policy id -> its text before (`None`: it did not exist).
@@ -331,14 +358,8 @@ pub fn push(c: &Client, base: &str, bundle: &Bundle) -> Attempt {
     };
     let mut written = false;
     let applied = (|| -> Result<(), PdpError> {
-        let (marker, rest) = plan
-            .data
-            .split_last()
-            .ok_or_else(|| PdpError::new("no data"))?;
-        for (k, v) in rest {
-            put_data(c, base, k, Some(v))?;
-            written = true;
-        }
+        // modules first, then the data: when only data changed (the common case) the PDP
+        // moves from the old revision to the new one in a single write
         for id in &plan.remove {
             delete_policy(c, base, id)?;
             written = true;
@@ -347,8 +368,16 @@ pub fn push(c: &Client, base: &str, bundle: &Bundle) -> Attempt {
             put_policy(c, base, id, text)?;
             written = true;
         }
-        put_data(c, base, &marker.0, Some(marker.1))?;
-        written = true;
+        if old_marker.is_some() {
+            // `data.permit` exists: one JSON Patch, applied by OPA in one transaction
+            patch_data(c, base, &plan.data)?;
+            written = true;
+        } else {
+            for (k, v) in &plan.data {
+                put_data(c, base, k, Some(v))?;
+                written = true;
+            }
+        }
         Ok(())
     })();
     let verified = applied.and_then(|()| {
