@@ -100,12 +100,25 @@ chmod +x "$work/flip"
 make_project "$work/one" "${ports[0]}"
 make_project "$work/fleet" "${ports[@]}"
 "$permit" -C "$work/fleet" push staging -q >/dev/null
+# the same fan-out to bundle folders: what permit itself costs per PDP, without OPA's CPU
+make_dirs() { # DIR N
+  local dir=$1 n=$2 i
+  make_project "$dir" "${ports[0]}"
+  {
+    printf 'environments:\n  dev: {branch: main}\n  staging: {branch: env/staging}\npdps:\n  staging:\n'
+    for ((i = 0; i < n; i++)); do printf '    - {url: "file://%s/out/%s"}\n' "$dir" "$i"; done
+  } > "$dir/permit.yaml"
+}
+make_dirs "$work/dir-one" 1
+make_dirs "$work/dir-fleet" "$FLEET"
 
 load=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")
 cores=$(nproc 2>/dev/null || echo "?")
 hyperfine -N --style none --warmup "$WARMUP" --runs "$RUNS" --export-json "$work/push.json" \
   -n "push to 1 PDP" --prepare "$work/flip $work/one" "$permit -C $work/one push staging -q" \
-  -n "push to $FLEET PDPs" --prepare "$work/flip $work/fleet" "$permit -C $work/fleet push staging -q" >/dev/null
+  -n "push to $FLEET PDPs" --prepare "$work/flip $work/fleet" "$permit -C $work/fleet push staging -q" \
+  -n "push to 1 folder" --prepare "$work/flip $work/dir-one" "$permit -C $work/dir-one push staging -q" \
+  -n "push to $FLEET folders" --prepare "$work/flip $work/dir-fleet" "$permit -C $work/dir-fleet push staging -q" >/dev/null
 
 # --- bundle build of the large model -----------------------------------------------------
 large=$root/target/bench/synth-$SCALE-s$SEED
@@ -120,7 +133,8 @@ if [ ! -f "$large/.synth-stamp" ] || [ "$(cat "$large/.synth-stamp")" != "$stamp
 fi
 "$permit" -C "$large" build --bundle "$work/large.tar.gz" -q
 hyperfine -N --style none --warmup 1 --runs "$RUNS_LARGE" --export-json "$work/bundle.json" \
-  -n "build --bundle (synth scale $SCALE)" "$permit -C $large build --bundle $work/large.tar.gz -q" >/dev/null
+  -n "build --bundle (synth scale $SCALE)" "$permit -C $large build --bundle $work/large.tar.gz -q" \
+  -n "build --out (synth scale $SCALE)" "$permit -C $large build --out $work/large-build -q" >/dev/null
 bundle_mib=$(du -m "$work/large.tar.gz" | cut -f1)
 
 python3 - "$work/push.json" "$work/bundle.json" "$FLEET" "$load" "$cores" "$bundle_mib" "$BENCH_STRICT" <<'EOF'
@@ -130,11 +144,16 @@ p = json.load(open(push))["results"]
 b = json.load(open(bundle))["results"][0]
 one, many = p[0]["median"] * 1000, p[1]["median"] * 1000
 ratio = many / one
+d1, dn = p[2]["median"] * 1000, p[3]["median"] * 1000
 build = b["median"] * 1000
+plain = json.load(open(bundle))["results"][1]["median"] * 1000
 print(f"permit delivery (hyperfine medians; load {load} on {cores} cores)")
 print(f"{'push to 1 PDP':32} {one:9.1f} ms")
 print(f"{'push to ' + fleet + ' PDPs':32} {many:9.1f} ms   ratio {ratio:.2f}x (target < 3x) {'ok' if ratio < 3 else 'MISSED'}")
+print(f"{'push to 1 folder':32} {d1:9.1f} ms")
+print(f"{'push to ' + fleet + ' folders':32} {dn:9.1f} ms   ratio {dn / d1:.2f}x (permit's own fan-out cost)")
 print(f"{'build --bundle, large model':32} {build:9.1f} ms   ({mib} MiB bundle; target < 3000 ms) {'ok' if build < 3000 else 'MISSED'}")
+print(f"{'build --out, large model':32} {plain:9.1f} ms   (the same model as Rego + data.json files, for comparison)")
 if strict == "1" and (ratio >= 3 or build >= 3000):
     sys.exit(1)
 EOF
