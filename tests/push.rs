@@ -364,8 +364,8 @@ fn a_pdp_failing_mid_push_is_restored_and_others_still_get_pushed() {
     assert!(out.stderr.contains("401"), "{}", out.stderr);
     assert!(!out.stderr.contains("wrong-token-value"));
 
-    let out = permit(&dir, &["push", "staging"], &env);
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let first = permit(&dir, &["push", "staging"], &env);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
     assert_eq!(revision(behind_proxy.port).as_deref(), Some(sha.as_str()));
     let policies_before = policies(behind_proxy.port);
     let (_, model_before) = http(behind_proxy.port, "GET", "/v1/data/permit/model", None).unwrap();
@@ -410,7 +410,12 @@ fn a_pdp_failing_mid_push_is_restored_and_others_still_get_pushed() {
     let status = permit(&dir, &["pdp", "status", "staging"], &env);
     assert_eq!(status.code, 3);
 
-    for o in [&out, &out2, &status] {
+    let dry = permit(
+        &dir,
+        &["push", "staging", "--dry-run", "--format", "json"],
+        &env,
+    );
+    for o in [&first, &out, &out2, &status, &dry] {
         assert!(
             !o.stdout.contains(TOKEN) && !o.stderr.contains(TOKEN),
             "token leaked"
