@@ -640,3 +640,52 @@ fn an_opa_that_rejects_a_module_is_put_back_as_it_was() {
     assert_eq!(policies(server.port), before);
     assert_eq!(revision(server.port), None);
 }
+
+#[test]
+fn opa_pulls_a_signed_bundle_from_the_registry_with_the_documented_config() {
+    let Some(opa) = opa() else { return };
+    let Some(reg_bin) = support::docker_registry() else {
+        return;
+    };
+    let registry = support::Registry::start(&reg_bin);
+    let (tmp, dir, sha) = staged_repo();
+    configure(
+        &dir,
+        &[format!(
+            "{{url: \"oci://127.0.0.1:{}/policies/staging\"}}",
+            registry.port
+        )],
+        ", signing_key_env: BUNDLE_SIGNING_KEY, signing_alg: HS256",
+    );
+    let secret = "pull-secret-Qw3";
+    let out = permit(
+        &dir,
+        &["push", "staging"],
+        &[("BUNDLE_SIGNING_KEY", secret)],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(!out.stderr.contains(secret) && !out.stdout.contains(secret));
+    // docs/delivery.md's fleet config: keys + bundles.X.signing.keyid
+    let cfg = |key: &str| {
+        format!(
+            "services:\n  reg:\n    url: http://127.0.0.1:{p}\n    type: oci\nbundles:\n  permit:\n    service: reg\n    resource: 127.0.0.1:{p}/policies/staging:staging\n    polling: {{min_delay_seconds: 1, max_delay_seconds: 2}}\n    signing: {{keyid: permit}}\nkeys:\n  permit: {{algorithm: HS256, key: {key}}}\n",
+            p = registry.port
+        )
+    };
+    let good = tmp.path().join("good.yaml");
+    std::fs::write(&good, cfg(secret)).unwrap();
+    let server = OpaServer::start(&opa, &[Path::new("--config-file"), &good]);
+    assert!(
+        wait_for_revision(server.port, &sha, 20),
+        "OPA never activated the signed bundle"
+    );
+    drop(server);
+    // the wrong key: OPA refuses it and never serves the revision
+    let bad = tmp.path().join("bad.yaml");
+    std::fs::write(&bad, cfg("another-secret")).unwrap();
+    let server = OpaServer::start(&opa, &[Path::new("--config-file"), &bad]);
+    assert!(
+        !wait_for_revision(server.port, &sha, 4),
+        "OPA activated a bundle signed with another key"
+    );
+}
