@@ -433,12 +433,17 @@ pub fn encode_path(s: &str) -> String {
     out
 }
 
-/// The first 12 characters of a revision, for tables.
+/// A revision shortened for tables: a commit SHA to 12 characters (keeping a `-dirty` suffix).
+/// Revisions read from PDPs can be anything, so this cuts at characters, not bytes.
 pub fn short(rev: &str) -> String {
-    match rev.split_once('-') {
-        Some((sha, rest)) if sha.len() > 12 => format!("{}-{rest}", &sha[..12]),
-        _ if rev.len() > 12 && !rev.contains('-') => rev[..12].to_string(),
-        _ => rev.to_string(),
+    let (sha, suffix) = match rev.split_once('-') {
+        Some((sha, rest)) => (sha, format!("-{rest}")),
+        None => (rev, String::new()),
+    };
+    if sha.chars().count() > 12 && sha.chars().all(|c| c.is_ascii_hexdigit()) {
+        format!("{}{suffix}", sha.chars().take(12).collect::<String>())
+    } else {
+        rev.to_string()
     }
 }
 
@@ -486,6 +491,12 @@ mod tests {
         assert_eq!(short(sha), "0123456789ab");
         assert_eq!(short(&format!("{sha}-dirty")), "0123456789ab-dirty");
         assert_eq!(short("abc"), "abc");
+        assert_eq!(
+            short("content-0123456789abcdef"),
+            "content-0123456789abcdef"
+        );
+        let odd = "ééééééééééééééééé";
+        assert_eq!(short(odd), odd);
     }
 
     #[test]
