@@ -144,18 +144,118 @@ pub fn signatures(files: &[(String, Vec<u8>)], key: &SigningKey) -> Result<Vec<u
 fn file_hash(name: &str, bytes: &[u8]) -> String {
     let is_json = name.ends_with(".json") || name == ".manifest" || name.ends_with("/.manifest");
     if is_json {
-        if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
-            let mut canonical = String::with_capacity(bytes.len());
-            write_canonical(&v, &mut canonical);
+        if let Some(canonical) = canonical(bytes) {
             return super::sha256_hex(canonical.as_bytes());
         }
     }
     super::sha256_hex(bytes)
 }
 
-/// OPA's canonical JSON (bundle/hash.go): object keys sorted bytewise, no whitespace, strings
-/// escaped like Go's encoder with HTML escaping off. Numbers keep serde_json's text, which is
-/// the text in the file, and OPA reads numbers as `json.Number` (the text as written).
+/// `bytes` as OPA's canonical JSON (bundle/hash.go): object keys sorted bytewise, no
+/// whitespace, strings escaped like Go's encoder with HTML escaping off. Numbers keep
+/// serde_json's text, which is the text in the file, and OPA reads numbers as `json.Number`
+/// (the text as written). Streamed: each value becomes its canonical text as it is parsed,
+/// so a 55 MB `data.json` never becomes a tree of `Value`s (which cost gigabytes and seconds).
+fn canonical(bytes: &[u8]) -> Option<String> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let out = Canonical.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(out)
+}
+
+/// Deserializes any JSON value into its canonical text (see `write_canonical`).
+struct Canonical;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Canonical {
+    type Value = String;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Canonical {
+    type Value = String;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<String, E> {
+        // serde_json's own float text (what it wrote into the file)
+        Ok(Value::from(v).to_string())
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<String, E> {
+        let mut out = String::with_capacity(v.len() + 2);
+        write_string(v, &mut out);
+        Ok(out)
+    }
+
+    fn visit_unit<E>(self) -> Result<String, E> {
+        Ok("null".into())
+    }
+
+    fn visit_none<E>(self) -> Result<String, E> {
+        Ok("null".into())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<String, A::Error> {
+        let mut out = String::from("[");
+        let mut first = true;
+        while let Some(item) = seq.next_element_seed(Canonical)? {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(&item);
+        }
+        out.push(']');
+        Ok(out)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<String, A::Error> {
+        let mut entries: Vec<(String, String)> = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(Canonical)?;
+            entries.push((key, value));
+        }
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let len = entries
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum::<usize>()
+            + 2;
+        let mut out = String::with_capacity(len);
+        out.push('{');
+        for (i, (k, v)) in entries.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_string(k, &mut out);
+            out.push(':');
+            out.push_str(v);
+        }
+        out.push('}');
+        Ok(out)
+    }
+}
+
+/// The reference form `canonical` streams: a `Value` tree written canonically.
+#[cfg(test)]
 fn write_canonical(v: &Value, out: &mut String) {
     match v {
         Value::Object(m) => {
@@ -220,6 +320,22 @@ mod tests {
         let mut out = String::new();
         write_canonical(&v, &mut out);
         assert_eq!(out, r#"{"a":{"c":true,"d":null},"b":[1,2.5,"x\u2028<&>"]}"#);
+    }
+
+    #[test]
+    fn streamed_canonical_form_equals_the_tree_one() {
+        for text in [
+            r#"{"b": [1, 2.50, -3, 1e3, "x\u2028<&>\n\u0001"], "a": {"d": null, "c": true}, "é": {}}"#,
+            r#"[]"#,
+            r#""s""#,
+            r#"{"k": [{"z": 1, "y": [false, {}]}]}"#,
+        ] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            let mut tree = String::new();
+            write_canonical(&v, &mut tree);
+            assert_eq!(canonical(text.as_bytes()).unwrap(), tree, "{text}");
+        }
+        assert!(canonical(b"{\"a\": 1} trailing").is_none());
     }
 
     #[test]
