@@ -56,4 +56,6 @@ pub enum Command {
     Bench(crate::cmd::bench::BenchArgs),
     Diff(crate::cmd::diff::DiffArgs),
     Promote(crate::cmd::promote::PromoteArgs),
+    Push(crate::cmd::push::PushArgs),
+    Pdp(crate::cmd::pdp::PdpArgs),
 }

@@ -27,6 +27,9 @@ pub enum Error {
     Environment(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A usage or config error with a remedy (`help`), e.g. did-you-mean.
+    #[error("{message}")]
+    UsageHelp { message: String, help: String },
 }
 
 impl Error {
@@ -40,7 +43,10 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config { .. } | Error::NoProject(_) | Error::Usage(_) => 2,
+            Error::Config { .. }
+            | Error::NoProject(_)
+            | Error::Usage(_)
+            | Error::UsageHelp { .. } => 2,
             Error::Io { .. } | Error::Environment(_) | Error::Internal(_) => 3,
         }
     }
@@ -51,6 +57,7 @@ impl Error {
             Error::NoProject(_) => Some(
                 "run `permit init` to create a project, or pass `-C DIR` to point at one".into(),
             ),
+            Error::UsageHelp { help, .. } => Some(help.clone()),
             _ => None,
         }
     }

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod bench;
+pub mod bundle;
 pub mod cli;
 pub mod cmd;
 pub mod compile;
@@ -23,6 +24,7 @@ pub mod explain;
 pub mod git;
 pub mod model;
 pub mod project;
+pub mod push;
 pub mod query;
 pub mod schema;
 pub mod source;

@@ -5,9 +5,11 @@ use crate::error::Error;
 use crate::project::{Project, Revision};
 use std::path::{Path, PathBuf};
 
-/// Compile the model to OPA Rego and data.json (`data.permit.root` is the entry point).
+/// Compile the model to OPA Rego and data.json (`data.permit.root` is the entry point), or to
+/// an OPA bundle.
 ///
-/// Example: `permit build --out build` or `permit build --ref origin/main --out /tmp/main`
+/// Example: `permit build --out build`, `permit build --ref origin/main --out /tmp/main`, or
+/// `permit build --bundle bundle.tar.gz` (signed when permit.yaml sets `bundle.signing_key_env`)
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
     /// Folder to write the Rego files and data.json into (replaced as a whole).
@@ -17,11 +19,19 @@ pub struct BuildArgs {
     /// Build the model as it is at this git ref, without checking it out.
     #[arg(long, value_name = "REF")]
     pub r#ref: Option<String>,
+
+    /// Write a reproducible OPA bundle (tar.gz) to FILE instead of a folder; its `.manifest`
+    /// revision is the commit (`<sha>-dirty` for an uncommitted working tree).
+    #[arg(long, value_name = "FILE", conflicts_with = "out")]
+    pub bundle: Option<PathBuf>,
 }
 
 pub fn run(ctx: &Context, args: BuildArgs) -> Result<u8, Error> {
     ctx.format(&[])?;
     let found = Project::discover(&ctx.dir)?;
+    if let Some(file) = &args.bundle {
+        return bundle(ctx, &found, args.r#ref.as_deref(), file);
+    }
     let mut project = match &args.r#ref {
         None => found,
         Some(r) => found.at(&Revision::Ref(r.clone()))?,
@@ -46,6 +56,49 @@ pub fn run(ctx: &Context, args: BuildArgs) -> Result<u8, Error> {
             "built {} Rego modules and data.json into {}",
             compiled.modules.len(),
             out.display()
+        );
+    }
+    Ok(0)
+}
+
+/// `permit build --bundle FILE`.
+fn bundle(
+    ctx: &Context,
+    project: &Project,
+    git_ref: Option<&str>,
+    file: &Path,
+) -> Result<u8, Error> {
+    let key = super::push::signing_key(project)?;
+    let rev = match git_ref {
+        Some(r) => Revision::Ref(r.to_string()),
+        None => Revision::WorkTree,
+    };
+    let Some(bundle) = super::push::build_bundle(ctx, project, &rev, None, key.as_ref())? else {
+        return Ok(1);
+    };
+    let out = if file.is_absolute() {
+        file.to_path_buf()
+    } else {
+        ctx.dir.join(file)
+    };
+    if out.is_dir() {
+        return Err(Error::Usage(format!(
+            "`{}` is a folder; `--bundle` takes a file name such as `bundle.tar.gz`",
+            out.display()
+        )));
+    }
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    crate::push::dir::write_atomic(&out, &bundle.bytes).map_err(|e| Error::io(&out, e))?;
+    if !ctx.quiet {
+        println!(
+            "built bundle {} (revision {}{}, sha256 {})",
+            out.display(),
+            bundle.meta.revision,
+            key.map(|k| format!(", signed {}", k.algorithm().name()))
+                .unwrap_or_default(),
+            bundle.sha256
         );
     }
     Ok(0)

@@ -6,7 +6,9 @@ pub mod check;
 pub mod diff;
 pub mod eval;
 pub mod init;
+pub mod pdp;
 pub mod promote;
+pub mod push;
 pub mod schema;
 pub mod test;
 
@@ -68,6 +70,8 @@ pub fn run(ctx: &Context, command: Command) -> Result<u8, Error> {
         Command::Bench(args) => bench::run(ctx, args),
         Command::Diff(args) => diff::run(ctx, args),
         Command::Promote(args) => promote::run(ctx, args),
+        Command::Push(args) => push::run(ctx, args),
+        Command::Pdp(args) => pdp::run(ctx, args),
     }
 }
 

@@ -190,3 +190,167 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Debian's `docker-registry` (distribution 2.8), for OCI tests. When missing: fails under
+/// `PERMIT_REQUIRE_OPA=1` or `CI` (`.ci/run` installs it), else says loudly it skips.
+pub fn docker_registry() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(p) = std::env::var_os("PERMIT_DOCKER_REGISTRY") {
+        candidates.push(PathBuf::from(p));
+    }
+    candidates.push(PathBuf::from("docker-registry"));
+    candidates.push(PathBuf::from("/usr/bin/docker-registry"));
+    for c in candidates {
+        let ok = Command::new(&c)
+            .arg("--version")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if ok {
+            return Some(c);
+        }
+    }
+    let required = std::env::var("PERMIT_REQUIRE_OPA").is_ok_and(|v| v == "1")
+        || std::env::var_os("CI").is_some();
+    assert!(
+        !required,
+        "an OCI registry is required (PERMIT_REQUIRE_OPA/CI) but `docker-registry` is missing: apt-get install -y docker-registry"
+    );
+    eprintln!("\n**** SKIPPED: no `docker-registry`; apt-get install -y docker-registry ****\n");
+    None
+}
+
+/// A real OCI registry on 127.0.0.1 with storage in a temp folder, stopped (by pid) on drop.
+pub struct Registry {
+    child: std::process::Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start(bin: &std::path::Path) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let cfg = dir.path().join("config.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start docker-registry");
+        let reg = Registry {
+            child,
+            port,
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok((200, _)) = http(port, "GET", "/v2/", None) {
+                return reg;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("docker-registry did not answer on port {port}");
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP/1.1 request to 127.0.0.1:`port`; the status and the (unchunked) body.
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/vnd.oci.image.manifest.v1+json, application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(out.len());
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    let raw = out.get(split + 4..).unwrap_or_default();
+    let status = head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let chunked = head
+        .lines()
+        .any(|l| l.eq_ignore_ascii_case("transfer-encoding: chunked"));
+    let body = if chunked { dechunk(raw) } else { raw.to_vec() };
+    let body = String::from_utf8_lossy(&body).into_owned();
+    Ok((status, body))
+}
+
+/// The body of a chunked HTTP/1.1 response.
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = String::from_utf8_lossy(&rest[..eol]);
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        let data = &rest[eol + 2..];
+        if n == 0 || data.len() < n {
+            break;
+        }
+        out.extend_from_slice(&data[..n]);
+        rest = data[n..].strip_prefix(b"\r\n").unwrap_or(&data[n..]);
+    }
+    out
+}
+
+/// Runs git in `dir`, panicking on failure; returns stdout.
+pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `permit init` in a fresh git repository, committed on `main`; returns the temp folder,
+/// the project path and the commit.
+pub fn init_repo() -> (tempfile::TempDir, PathBuf, String) {
+    let tmp = init_demo();
+    let dir = tmp.path().join("demo");
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "initial"]);
+    let sha = git(&dir, &["rev-parse", "HEAD"]);
+    (tmp, dir, sha)
+}
