@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `permit diff` between two commits of the large synthetic model, the second changing ~1% of
+# roles and assignments (bench/change.py). Target: under 3 s on 2 cores.
+# Usage: bench/diff.sh   (SCALE=1 SEED=1 PCT=1 RUNS=5)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+SCALE=${SCALE:-1}; SEED=${SEED:-1}; PCT=${PCT:-1}; RUNS=${RUNS:-5}
+cargo build --release --examples --bins -q
+permit=$root/target/release/permit
+work=$(mktemp -d -t permit-bench-diff.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+"$root/target/release/examples/synth" --scale "$SCALE" --seed "$SEED" --out "$work/repo" >&2
+cd "$work/repo"
+git init -q && git add -A && git -c user.name=bench -c user.email=bench@localhost commit -qm base
+echo "bench: change: $(python3 "$root/bench/change.py" policy "$PCT")" >&2
+git -c user.name=bench -c user.email=bench@localhost commit -qam change
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
+for fmt in text json; do
+  hyperfine -N --style basic --warmup 1 --runs "$RUNS" \
+    --command-name "permit diff HEAD~1 HEAD --format $fmt" \
+    "$permit diff HEAD~1 HEAD --format $fmt" --output null
+done
+/usr/bin/time -f "peak RSS %M KB, %e s wall, %U s user" "$permit" diff HEAD~1 HEAD --format json >/dev/null
