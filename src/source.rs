@@ -67,6 +67,11 @@ impl SourceMap {
             .unwrap_or("<unknown>")
     }
 
+    /// `file:line`, as generated comments and diffs name a place.
+    pub fn origin(&self, span: Span) -> String {
+        format!("{}:{}", self.name(span.file), span.line)
+    }
+
     /// `file:line:col` (1-based column), as editors and CI annotations expect.
     pub fn location(&self, span: Span) -> String {
         format!("{}:{}:{}", self.name(span.file), span.line, span.col + 1)

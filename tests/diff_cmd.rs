@@ -288,23 +288,13 @@ fn detached_heads_and_shallow_clones_work_in_ci() {
     let tmp = tempfile::tempdir().unwrap();
     let clone = tmp.path().join("clone");
     let url = format!("file://{}", repo.root().display());
-    let out = std::process::Command::new("git")
-        .args(["clone", "-q", "--depth", "1", "--branch", "feature", &url])
-        .arg(&clone)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    support::git(
+        tmp.path(),
+        &[
+            "clone", "-q", "--depth", "1", "--branch", "feature", &url, "clone",
+        ],
     );
-    let detach = std::process::Command::new("git")
-        .arg("-C")
-        .arg(&clone)
-        .args(["checkout", "-q", "--detach"])
-        .output()
-        .unwrap();
-    assert!(detach.status.success());
+    support::git(&clone, &["checkout", "-q", "--detach"]);
     let run = |args: &[&str]| {
         assert_cmd::cargo::cargo_bin_cmd!("permit")
             .current_dir(&clone)
@@ -318,22 +308,15 @@ fn detached_heads_and_shallow_clones_work_in_ci() {
     assert!(err.contains("shallow clone"), "{err}");
     assert!(err.contains("fetch-depth: 0"), "{err}");
 
-    let fetch = std::process::Command::new("git")
-        .arg("-C")
-        .arg(&clone)
-        .args([
+    support::git(
+        &clone,
+        &[
             "fetch",
             "-q",
             "--unshallow",
             "origin",
             "main:refs/remotes/origin/main",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        fetch.status.success(),
-        "{}",
-        String::from_utf8_lossy(&fetch.stderr)
+        ],
     );
     let out = run(&["diff", "origin/main", "HEAD", "--fail-on", "widen"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

@@ -334,23 +334,12 @@ fn remote_pushes_the_branch_and_the_audit_tag() {
     let repo = with_envs();
     let tmp = tempfile::tempdir().unwrap();
     let bare = tmp.path().join("origin.git");
-    let out = std::process::Command::new("git")
-        .args(["init", "-q", "--bare"])
-        .arg(&bare)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    support::git(tmp.path(), &["init", "-q", "--bare", "origin.git"]);
     repo.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
     let out = repo.permit(&["promote", "dev", "staging", "--remote", "origin"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let remote_sha = std::process::Command::new("git")
-        .arg("-C")
-        .arg(&bare)
-        .args(["rev-parse", "env/staging"])
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&remote_sha.stdout).trim(),
+        support::git(&bare, &["rev-parse", "env/staging"]),
         repo.sha("main")
     );
 }

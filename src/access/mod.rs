@@ -21,10 +21,9 @@ pub type InstanceGrant<'m> = (&'m str, &'m str);
 
 pub struct Access<'m> {
     pub model: &'m Model,
-    pub now: i64,
-    tenant_grants: HashMap<&'m str, BTreeMap<(&'m str, &'m str), &'m str>>,
-    /// The same, keyed role -> type -> actions, for lookups by borrowed query strings.
-    tenant_index: HashMap<&'m str, HashMap<&'m str, HashSet<&'m str>>>,
+    now: i64,
+    /// role -> type -> action -> the held role whose own permission grants it
+    tenant_grants: HashMap<&'m str, BTreeMap<&'m str, BTreeMap<&'m str, &'m str>>>,
     resource_grants: HashMap<&'m str, HashMap<&'m str, BTreeMap<&'m str, &'m str>>>,
     graph: Graph<'m>,
     /// `abac_rules[type][action] = [(user_set, resource_set)]`, `*` expanded.
@@ -38,18 +37,17 @@ pub struct Access<'m> {
 
 impl<'m> Access<'m> {
     pub fn new(model: &'m Model, now: i64) -> Self {
-        let tenant_grants: HashMap<&str, BTreeMap<(&str, &str), &str>> = model
+        let tenant_grants = model
             .roles
             .keys()
-            .map(|r| (r.as_str(), tenant_role_grants(model, r)))
+            .map(|r| {
+                let mut by_type: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
+                for ((ty, action), held) in tenant_role_grants(model, r) {
+                    by_type.entry(ty).or_default().insert(action, held);
+                }
+                (r.as_str(), by_type)
+            })
             .collect();
-        let mut tenant_index: HashMap<&str, HashMap<&str, HashSet<&str>>> = HashMap::new();
-        for (&role, grants) in &tenant_grants {
-            let by_type = tenant_index.entry(role).or_default();
-            for &(ty, action) in grants.keys() {
-                by_type.entry(ty).or_default().insert(action);
-            }
-        }
         let resource_grants = model
             .resources
             .iter()
@@ -66,7 +64,6 @@ impl<'m> Access<'m> {
             model,
             now,
             tenant_grants,
-            tenant_index,
             resource_grants,
             graph: Graph::new(model),
             abac_rules: crate::compile::data::abac_rules(model),
@@ -94,9 +91,17 @@ impl<'m> Access<'m> {
         }
     }
 
-    /// `(type, action)` -> the held role whose own permission grants it, for tenant role `role`.
-    pub fn tenant_role_grants(&self, role: &str) -> Option<&BTreeMap<(&'m str, &'m str), &'m str>> {
-        self.tenant_grants.get(role)
+    /// What tenant role `role` grants: `(type, action, held)`, `held` being the role (itself or
+    /// one it extends) whose own permission grants it; sorted. `None` for an unknown role.
+    pub fn tenant_role_grants(
+        &self,
+        role: &str,
+    ) -> Option<impl Iterator<Item = (&'m str, &'m str, &'m str)> + '_> {
+        self.tenant_grants.get(role).map(|by_type| {
+            by_type
+                .iter()
+                .flat_map(|(ty, acts)| acts.iter().map(move |(a, held)| (*ty, *a, *held)))
+        })
     }
 
     /// action -> the held role whose own permission grants it, for resource role `type#role`.
@@ -150,10 +155,10 @@ impl<'m> Access<'m> {
             matches!(&a.scope, Scope::Tenant(t) if t.text == tenant)
                 && self.live(a)
                 && self
-                    .tenant_index
+                    .tenant_grants
                     .get(a.role.text.as_str())
                     .and_then(|g| g.get(ty))
-                    .is_some_and(|actions| actions.contains(action))
+                    .is_some_and(|actions| actions.contains_key(action))
         })
     }
 
@@ -167,10 +172,8 @@ impl<'m> Access<'m> {
             if !self.live(a) {
                 continue;
             }
-            if let Some(grants) = self.tenant_grants.get(a.role.text.as_str()) {
-                for &(ty, action) in grants.keys() {
-                    out.insert((t.text.as_str(), ty, action));
-                }
+            for (ty, action, _) in self.tenant_role_grants(&a.role.text).into_iter().flatten() {
+                out.insert((t.text.as_str(), ty, action));
             }
         }
         out
@@ -198,11 +201,6 @@ impl<'m> Access<'m> {
             }
         }
         out
-    }
-
-    /// Everything `user`'s live resource roles grant: `(type:key, action)`.
-    pub fn instance_permissions(&self, user: &'m User) -> BTreeSet<InstanceGrant<'m>> {
-        self.permissions_of(&self.instance_roles(user))
     }
 
     /// What resource roles held on instances grant: `(type:key, action)`.
@@ -247,13 +245,6 @@ impl<'m> Access<'m> {
             out.insert(&r.object.text);
         }
         out.retain(|i| split_instance(i).is_some());
-        out
-    }
-
-    /// Every tenant a decision on the directory can be in.
-    pub fn tenants(&self) -> BTreeSet<&'m str> {
-        let mut out: BTreeSet<&str> = self.model.tenants.keys().map(String::as_str).collect();
-        out.insert(DEFAULT_TENANT);
         out
     }
 

@@ -89,13 +89,12 @@ pub fn run(ctx: &Context, args: DiffArgs) -> Result<u8, Error> {
 }
 
 fn side<'a>(s: &(SideInfo, Revision), l: &'a Loaded) -> Side<'a> {
-    Side {
-        info: s.0.clone(),
-        model: &l.built.checked.model,
-        sources: &l.project.sources,
-        custom: &l.built.checked.custom,
-        compiled: l.built.compiled.as_ref(),
-    }
+    Side::new(
+        s.0.clone(),
+        &l.built.checked,
+        &l.project.sources,
+        l.built.compiled.as_ref(),
+    )
 }
 
 struct Loaded {

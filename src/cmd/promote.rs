@@ -149,30 +149,17 @@ pub fn run(ctx: &Context, args: PromoteArgs) -> Result<u8, Error> {
     let mut base = found.at(&Revision::Ref(to_sha.clone()))?;
     let base_checked = base.check()?;
     let permission_diff = (!base_checked.diags.has_errors()).then(|| {
-        let side = |label: &str, sha: &str, m, s, c| Side {
-            info: SideInfo {
-                label: label.to_string(),
-                commit: Some(sha.to_string()),
-            },
-            model: m,
-            sources: s,
-            custom: c,
-            compiled: None,
+        let info = |label: &str, sha: &str| SideInfo {
+            label: label.to_string(),
+            commit: Some(sha.to_string()),
         };
         diff::diff(
-            &side(
-                &args.to,
-                &to_sha,
-                &base_checked.model,
-                &base.sources,
-                &base_checked.custom,
-            ),
-            &side(
-                &args.from,
-                &candidate,
-                &built.checked.model,
+            &Side::new(info(&args.to, &to_sha), &base_checked, &base.sources, None),
+            &Side::new(
+                info(&args.from, &candidate),
+                &built.checked,
                 &project.sources,
-                &built.checked.custom,
+                None,
             ),
             crate::project::now_ns(),
         )
@@ -261,11 +248,7 @@ pub fn run(ctx: &Context, args: PromoteArgs) -> Result<u8, Error> {
     );
     repo.tag(&tag, &candidate, &audit)?;
     let undo_tag = || {
-        let _ = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&found.root)
-            .args(["tag", "-d", &tag])
-            .output();
+        let _ = repo.delete_tag(&tag);
     };
     if checked_out {
         if let Err(e) = repo.checkout(&candidate) {

@@ -81,11 +81,7 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<u8, Error> {
         return Ok(1);
     }
 
-    let threads = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let threads = args.jobs.unwrap_or_else(all_cores);
     let bar = progress_bar(ctx, format, total as u64);
     let tick = || {
         if let Some(b) = &bar {
@@ -95,12 +91,7 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<u8, Error> {
     let want_coverage = args.coverage || args.min_coverage.is_some();
     let mut engine = Engine::new(&compiled).map_err(|e| Error::Internal(e.to_string()))?;
     let run_start = Instant::now();
-    let (mut results, lines) = run::decisions(&engine, &found.cases, threads, want_coverage, &tick)
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    results.extend(
-        run::rego_tests(&compiled, &found.rego_modules, &found.rego_tests, &tick)
-            .map_err(|e| Error::Internal(e.to_string()))?,
-    );
+    let (results, lines) = execute(&engine, &compiled, &found, threads, want_coverage, &tick)?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -467,16 +458,8 @@ pub fn gate(project: &mut Project, compiled: &crate::compile::Compiled) -> Resul
     if found.cases.is_empty() && found.rego_tests.is_empty() {
         failed.push(format!("no tests found in `{}`", project.config.tests));
     }
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
     let engine = Engine::new(compiled).map_err(|e| Error::Internal(e.to_string()))?;
-    let (mut results, _) = run::decisions(&engine, &found.cases, threads, false, &|| {})
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    results.extend(
-        run::rego_tests(compiled, &found.rego_modules, &found.rego_tests, &|| {})
-            .map_err(|e| Error::Internal(e.to_string()))?,
-    );
+    let (results, _) = execute(&engine, compiled, &found, all_cores(), false, &|| {})?;
     let mut passed = 0;
     for r in &results {
         if r.passed() {
@@ -486,4 +469,28 @@ pub fn gate(project: &mut Project, compiled: &crate::compile::Compiled) -> Resul
         }
     }
     Ok(Gate { passed, failed })
+}
+
+fn all_cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// Decides every case and runs every Rego test found; `tick` after each.
+fn execute(
+    engine: &Engine,
+    compiled: &crate::compile::Compiled,
+    found: &Found,
+    threads: usize,
+    coverage: bool,
+    tick: &(dyn Fn() + Sync),
+) -> Result<(Vec<run::CaseResult>, run::LineCoverage), Error> {
+    let (mut results, lines) = run::decisions(engine, &found.cases, threads, coverage, tick)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    results.extend(
+        run::rego_tests(compiled, &found.rego_modules, &found.rego_tests, tick)
+            .map_err(|e| Error::Internal(e.to_string()))?,
+    );
+    Ok((results, lines))
 }

@@ -7,7 +7,6 @@
 
 use super::literal::string;
 use crate::model::condition::{Check, Condition, Leaf, Operand, Operator, Subject};
-use crate::source::SourceMap;
 use std::fmt::Write;
 
 /// Emits the definition of one set: `kind` is `user_set` or `resource_set`, `prefix` names
@@ -196,9 +195,4 @@ fn lower_check(x: &str, check: &Check, body: &mut Body) {
             l.push(format!("{e} in {v}"));
         }
     }
-}
-
-/// `file:line` of a span, for comments.
-pub fn origin(sources: &SourceMap, span: crate::source::Span) -> String {
-    format!("{}:{}", sources.name(span.file), span.line)
 }

@@ -102,7 +102,7 @@ fn rbac_index(m: &Model, sources: &SourceMap) -> String {
             out,
             "#   {} ({})",
             name.escape_debug(),
-            abac::origin(sources, role.key.span)
+            sources.origin(role.key.span)
         );
     }
     out
@@ -123,7 +123,7 @@ fn rebac_index(m: &Model, sources: &SourceMap) -> String {
             out,
             "#   {} ({}): {}",
             name.escape_debug(),
-            abac::origin(sources, r.key.span),
+            sources.origin(r.key.span),
             roles.join(", ")
         );
     }
@@ -139,7 +139,7 @@ fn abac_module(m: &Model, sources: &SourceMap) -> String {
             name,
             &format!("us{i}"),
             &set.conditions,
-            &abac::origin(sources, set.key.span),
+            &sources.origin(set.key.span),
         );
     }
     for (i, (name, set)) in m.resource_sets.iter().enumerate() {
@@ -149,7 +149,7 @@ fn abac_module(m: &Model, sources: &SourceMap) -> String {
             name,
             &format!("rs{i}"),
             &set.conditions,
-            &abac::origin(sources, set.key.span),
+            &sources.origin(set.key.span),
         );
     }
     if m.user_sets.is_empty() {

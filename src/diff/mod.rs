@@ -14,8 +14,10 @@ mod users;
 
 use crate::compile::Module;
 use crate::model::Model;
-use crate::source::{SourceMap, Span};
+use crate::source::SourceMap;
 use serde::Serialize;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One side of a diff: a validated model and where it came from.
 pub struct Side<'a> {
@@ -25,6 +27,24 @@ pub struct Side<'a> {
     pub custom: &'a [Module],
     /// The compiled policy, when `--rego` asked for it.
     pub compiled: Option<&'a crate::compile::Compiled>,
+}
+
+impl<'a> Side<'a> {
+    /// A side from a checked (and maybe compiled) project.
+    pub fn new(
+        info: SideInfo,
+        checked: &'a crate::project::Checked,
+        sources: &'a SourceMap,
+        compiled: Option<&'a crate::compile::Compiled>,
+    ) -> Self {
+        Side {
+            info,
+            model: &checked.model,
+            sources,
+            custom: &checked.custom,
+            compiled,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -129,34 +149,32 @@ pub fn diff(base: &Side, head: &Side, now: i64) -> Diff {
             let h = crate::access::Access::new(head.model, now);
             (b.join(), h)
         });
-        match b {
-            Ok(b) => (
-                roles::changes(&b, &h, base.sources, head.sources),
-                users::changes(&b, &h, &users::Changed::from_model(&model)),
-            ),
-            Err(_) => (Vec::new(), Vec::new()),
-        }
+        // a panic on the base side is a bug: never report it as "no change"
+        let b = b.unwrap_or_else(|e| std::panic::resume_unwind(e));
+        let grants = ChangedGrants::new(&b, &h);
+        (
+            roles::changes(&b, &h, base.sources, head.sources, &grants),
+            users::changes(&b, &h, &users::Changed::from_model(&model), &grants),
+        )
     };
     let rego = match (base.compiled, head.compiled) {
         (Some(b), Some(h)) => Some(rego::unified(b, h, &base.info.label, &head.info.label)),
         _ => None,
     };
-    let count = |xs: &[Effect], e: Effect| xs.iter().filter(|x| **x == e).count();
-    let role_effects: Vec<Effect> = roles.iter().map(|r| r.effect).collect();
-    let user_effects: Vec<Effect> = users.iter().map(|u| u.effect).collect();
+    let roles_widened = roles.iter().filter(|r| r.effect == Effect::Widens).count();
+    let users_widened = users.iter().filter(|u| u.effect == Effect::Widens).count();
     let summary = Summary {
         model_changes: model.len(),
-        roles_widened: count(&role_effects, Effect::Widens),
-        roles_narrowed: count(&role_effects, Effect::Narrows),
-        users_widened: count(&user_effects, Effect::Widens),
-        users_narrowed: count(&user_effects, Effect::Narrows),
-        widens: false,
+        roles_widened,
+        roles_narrowed: roles.len() - roles_widened,
+        users_widened,
+        users_narrowed: users.len() - users_widened,
+        widens: roles_widened + users_widened > 0,
     };
-    let widens = summary.roles_widened + summary.users_widened > 0;
     Diff {
         base: base.info.clone(),
         head: head.info.clone(),
-        summary: Summary { widens, ..summary },
+        summary,
         model,
         roles,
         users,
@@ -164,7 +182,102 @@ pub fn diff(base: &Side, head: &Side, now: i64) -> Diff {
     }
 }
 
-/// `file:line` of a span.
-fn at(sources: &SourceMap, span: Span) -> String {
-    format!("{}:{}", sources.name(span.file), span.line)
+/// Both maps' entries in key order, joined: `(key, base, head)`.
+fn merge<'b, 'h, T>(
+    base: &'b BTreeMap<String, T>,
+    head: &'h BTreeMap<String, T>,
+) -> Vec<(&'h str, Option<&'b T>, Option<&'h T>)>
+where
+    'b: 'h,
+{
+    let mut out = Vec::with_capacity(head.len().max(base.len()));
+    let (mut b, mut h) = (base.iter().peekable(), head.iter().peekable());
+    loop {
+        let order = match (b.peek(), h.peek()) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some((bk, _)), Some((hk, _))) => bk.cmp(hk),
+        };
+        match order {
+            Ordering::Less => out.extend(b.next().map(|(k, x)| (k.as_str(), Some(x), None))),
+            Ordering::Greater => out.extend(h.next().map(|(k, y)| (k.as_str(), None, Some(y)))),
+            Ordering::Equal => {
+                if let (Some((_, x)), Some((k, y))) = (b.next(), h.next()) {
+                    out.push((k.as_str(), Some(x), Some(y)));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A set of resource roles, `(type, role)`, looked up without building keys.
+#[derive(Debug, Clone, Default)]
+pub struct RoleSet(HashMap<String, HashSet<String>>);
+
+impl RoleSet {
+    pub fn contains(&self, ty: &str, role: &str) -> bool {
+        self.0.get(ty).is_some_and(|r| r.contains(role))
+    }
+
+    /// Adds `ty#role`; false when it was there already.
+    pub fn insert(&mut self, ty: &str, role: &str) -> bool {
+        self.0
+            .entry(ty.to_string())
+            .or_default()
+            .insert(role.to_string())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .flat_map(|(t, rs)| rs.iter().map(move |r| (t.as_str(), r.as_str())))
+    }
+}
+
+/// The roles whose grants (through `extends` and `*`) differ between the sides, or that exist
+/// on one side only: what both the per-role and the per-user layer start from.
+pub struct ChangedGrants {
+    pub tenant: HashSet<String>,
+    pub resource: RoleSet,
+}
+
+impl ChangedGrants {
+    fn new(b: &crate::access::Access, h: &crate::access::Access) -> Self {
+        let mut tenant = HashSet::new();
+        for r in b.model.roles.keys().chain(h.model.roles.keys()) {
+            let same = match (b.tenant_role_grants(r), h.tenant_role_grants(r)) {
+                (Some(x), Some(y)) => x.map(|(t, a, _)| (t, a)).eq(y.map(|(t, a, _)| (t, a))),
+                _ => false,
+            };
+            if !same {
+                tenant.insert(r.clone());
+            }
+        }
+        let mut resource = RoleSet::default();
+        for m in [b.model, h.model] {
+            for (ty, res) in &m.resources {
+                for r in res.roles.keys() {
+                    let same = match (b.resource_role_grants(ty, r), h.resource_role_grants(ty, r))
+                    {
+                        (Some(x), Some(y)) => x.keys().eq(y.keys()),
+                        _ => false,
+                    };
+                    if !same {
+                        resource.insert(ty, r);
+                    }
+                }
+            }
+        }
+        ChangedGrants { tenant, resource }
+    }
+}
+
+/// Whether two sets of stored attributes hold the same values (wherever they are written).
+fn same_attributes(a: &crate::model::Attributes, b: &crate::model::Attributes) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((k, x), (l, y))| k == l && x.value == y.value)
 }

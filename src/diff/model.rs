@@ -2,7 +2,7 @@
 //! JSON value (so moving a definition to another file or line is not a change) and compared
 //! field by field.
 
-use super::{at, Change, ModelChange, Side};
+use super::{Change, ModelChange, Side};
 use crate::model::condition::{Condition, Operand};
 use crate::model::{Assignment, Attributes, Model, Name, Role, Scope};
 use crate::source::{SourceMap, Span};
@@ -48,11 +48,7 @@ pub fn changes(base: &Side, head: &Side) -> Vec<ModelChange> {
         (&head.model.resource_instances, head.sources),
         |x, y| {
             x.tenant.as_ref().map(|t| &t.text) == y.tenant.as_ref().map(|t| &t.text)
-                && x.attributes.len() == y.attributes.len()
-                && x.attributes
-                    .iter()
-                    .zip(&y.attributes)
-                    .all(|((k, v), (l, w))| k == l && v.value == w.value)
+                && super::same_attributes(&x.attributes, &y.attributes)
         },
         instance,
         |i| i.key.span,
@@ -61,7 +57,7 @@ pub fn changes(base: &Side, head: &Side) -> Vec<ModelChange> {
     out
 }
 
-/// Compares two keyed maps entry by entry (a merge over sorted keys): `same` decides, `value`
+/// Compares two keyed maps entry by entry (merged by key): `same` decides cheaply, `value`
 /// describes the differing ones.
 fn keyed<T>(
     out: &mut Vec<ModelChange>,
@@ -72,55 +68,26 @@ fn keyed<T>(
     value: fn(&T) -> Value,
     span: fn(&T) -> Span,
 ) {
-    let mut b = base.iter().peekable();
-    let mut h = head.iter().peekable();
-    loop {
-        let order = match (b.peek(), h.peek()) {
-            (None, None) => break,
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some((bk, _)), Some((hk, _))) => bk.cmp(hk),
+    for (key, x, y) in super::merge(base, head) {
+        let (change, details, at) = match (x, y) {
+            (Some(x), None) => (Change::Removed, Vec::new(), bsrc.origin(span(x))),
+            (None, Some(y)) => (Change::Added, Vec::new(), hsrc.origin(span(y))),
+            (Some(x), Some(y)) if !same(x, y) => {
+                let (vx, vy) = (value(x), value(y));
+                if vx == vy {
+                    continue;
+                }
+                (Change::Changed, details(&vx, &vy), hsrc.origin(span(y)))
+            }
+            _ => continue,
         };
-        match order {
-            std::cmp::Ordering::Less => {
-                if let Some((k, x)) = b.next() {
-                    out.push(ModelChange {
-                        change: Change::Removed,
-                        kind,
-                        key: k.clone(),
-                        details: Vec::new(),
-                        at: at(bsrc, span(x)),
-                    });
-                }
-            }
-            std::cmp::Ordering::Greater => {
-                if let Some((k, y)) = h.next() {
-                    out.push(ModelChange {
-                        change: Change::Added,
-                        kind,
-                        key: k.clone(),
-                        details: Vec::new(),
-                        at: at(hsrc, span(y)),
-                    });
-                }
-            }
-            std::cmp::Ordering::Equal => {
-                if let (Some((_, x)), Some((k, y))) = (b.next(), h.next()) {
-                    if !same(x, y) {
-                        let (vx, vy) = (value(x), value(y));
-                        if vx != vy {
-                            out.push(ModelChange {
-                                change: Change::Changed,
-                                kind,
-                                key: k.clone(),
-                                details: details(&vx, &vy),
-                                at: at(hsrc, span(y)),
-                            });
-                        }
-                    }
-                }
-            }
-        }
+        out.push(ModelChange {
+            change,
+            kind,
+            key: key.to_string(),
+            details,
+            at,
+        });
     }
 }
 
@@ -139,14 +106,14 @@ fn compare(
                 kind,
                 key: key.clone(),
                 details: Vec::new(),
-                at: at(hsrc, *hspan),
+                at: hsrc.origin(*hspan),
             }),
             Some((bv, _)) if bv != hv => out.push(ModelChange {
                 change: Change::Changed,
                 kind,
                 key: key.clone(),
                 details: details(bv, hv),
-                at: at(hsrc, *hspan),
+                at: hsrc.origin(*hspan),
             }),
             Some(_) => {}
         }
@@ -158,7 +125,7 @@ fn compare(
                 kind,
                 key: key.clone(),
                 details: Vec::new(),
-                at: at(bsrc, *bspan),
+                at: bsrc.origin(*bspan),
             });
         }
     }

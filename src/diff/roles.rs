@@ -1,7 +1,7 @@
 //! Layer 2, per role: what each tenant role, resource role and condition-set pairing grants on
 //! each side, through `extends`, `*` and `granted_to` derivations, and the path that grants it.
 
-use super::{at, Effect, RoleChange};
+use super::{Effect, RoleChange};
 use crate::access::Access;
 use crate::model::{Model, Role};
 use crate::source::SourceMap;
@@ -15,6 +15,7 @@ pub fn changes(
     head: &Access,
     bsrc: &SourceMap,
     hsrc: &SourceMap,
+    changed: &super::ChangedGrants,
 ) -> Vec<RoleChange> {
     let mut out = Vec::new();
     let tenant_roles: BTreeSet<&String> = base
@@ -23,7 +24,11 @@ pub fn changes(
         .keys()
         .chain(head.model.roles.keys())
         .collect();
-    for role in tenant_roles {
+    // a role whose grants are the same on both sides has nothing to report
+    for role in tenant_roles
+        .into_iter()
+        .filter(|r| changed.tenant.contains(*r))
+    {
         let b = tenant_role(base, bsrc, role);
         let h = tenant_role(head, hsrc, role);
         compare(&mut out, "role", role, &b, &h);
@@ -37,24 +42,11 @@ pub fn changes(
         }
     }
     let (bidx, hidx) = (derivations(base.model), derivations(head.model));
-    let changed: BTreeSet<(String, String)> = resource_roles
-        .iter()
-        .filter(|(ty, r)| {
-            match (
-                base.resource_role_grants(ty, r),
-                head.resource_role_grants(ty, r),
-            ) {
-                (Some(x), Some(y)) => x.keys().ne(y.keys()),
-                _ => true,
-            }
-        })
-        .cloned()
-        .collect();
     for (ty, role) in resource_roles {
         // what the role reaches first (cheap); grants are expanded only when it can differ
         let rb = reach(base.model, &bidx, &ty, &role);
         let rh = reach(head.model, &hidx, &ty, &role);
-        if rb == rh && !rh.keys().any(|n| changed.contains(n)) {
+        if rb == rh && !rh.keys().any(|(t, r)| changed.resource.contains(t, r)) {
             continue;
         }
         let b = expand(base, bsrc, rb);
@@ -131,8 +123,8 @@ fn permission_at(sources: &SourceMap, held: &Role, perms: &[&str]) -> String {
     held.permissions
         .iter()
         .find(|p| perms.contains(&p.text.as_str()))
-        .map(|p| at(sources, p.span))
-        .unwrap_or_else(|| at(sources, held.key.span))
+        .map(|p| sources.origin(p.span))
+        .unwrap_or_else(|| sources.origin(held.key.span))
 }
 
 fn tenant_role(a: &Access, sources: &SourceMap, role: &str) -> Grants {
@@ -141,7 +133,7 @@ fn tenant_role(a: &Access, sources: &SourceMap, role: &str) -> Grants {
     let Some(grants) = a.tenant_role_grants(role) else {
         return out;
     };
-    for (&(ty, action), &held) in grants {
+    for (ty, action, held) in grants {
         let via = extends_path(role, held, |r| {
             m.roles
                 .get(r)
@@ -277,7 +269,7 @@ fn rule_pair(a: &Access, sources: &SourceMap, us: &str, rs: &str) -> Grants {
         };
         for act in res.actions.keys().filter(|x| action == "*" || *x == action) {
             out.entry((format!("on resource set `{rs}`"), format!("{ty}:{act}")))
-                .or_insert((String::new(), at(sources, rule.span)));
+                .or_insert((String::new(), sources.origin(rule.span)));
         }
     }
     out

@@ -7,21 +7,25 @@
 //! instance: user-set membership is computed once per set (and per tenant when the set reads
 //! the tenant); sets that read both the user and the resource fall back to trying every pair.
 
-use super::{Effect, UserChange};
+use super::{ChangedGrants, Effect, RoleSet, UserChange};
 use crate::access::Access;
 use crate::model::{split_instance, Scope, User};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-pub fn changes(b: &Access, h: &Access, changed: &Changed) -> Vec<UserChange> {
+pub fn changes(
+    b: &Access,
+    h: &Access,
+    changed: &Changed,
+    grants: &ChangedGrants,
+) -> Vec<UserChange> {
     let gained = abac_candidates(b, h, changed);
     let lost = abac_candidates(h, b, changed);
-    let (changed_roles, changed_resource_roles) = changed_grants(b, h);
-    let role_delta = tenant_role_delta(b, h, &changed_roles);
-    let upstream = upstream_of(b, h, &changed_resource_roles);
+    let role_delta = tenant_role_delta(b, h, &grants.tenant);
+    let upstream = upstream_of(b, h, &grants.resource);
     let graph_same = same_graph(b.model, h.model);
     let empty = Vec::new();
     let mut out = Vec::new();
-    for (u, ub, uh) in merge_users(b.model, h.model) {
+    for (u, ub, uh) in super::merge(&b.model.users, &h.model.users) {
         let (g, l) = (gained.get(u), lost.get(u));
         if let (Some(x), Some(y)) = (ub, uh) {
             let quiet = graph_same
@@ -29,10 +33,9 @@ pub fn changes(b: &Access, h: &Access, changed: &Changed) -> Vec<UserChange> {
                 && l.is_none()
                 && same_user(x, y)
                 && y.roles.iter().all(|a| match &a.scope {
-                    Scope::Tenant(_) => !changed_roles.contains(&a.role.text),
-                    Scope::Resource(i) => split_instance(&i.text).is_none_or(|(ty, _)| {
-                        !upstream.contains(&(ty.to_string(), a.role.text.clone()))
-                    }),
+                    Scope::Tenant(_) => !grants.tenant.contains(&a.role.text),
+                    Scope::Resource(i) => split_instance(&i.text)
+                        .is_none_or(|(ty, _)| !upstream.contains(ty, &a.role.text)),
                 });
             if quiet {
                 // same assignments, and nothing they reach grants differently
@@ -42,7 +45,7 @@ pub fn changes(b: &Access, h: &Access, changed: &Changed) -> Vec<UserChange> {
         // tenant level: only recomputed when the live assignments or what their roles grant differ
         let ab = ub.map(|x| b.tenant_assignments(x)).unwrap_or_default();
         let ah = uh.map(|x| h.tenant_assignments(x)).unwrap_or_default();
-        let tenant_same = ab == ah && ah.iter().all(|(_, r)| !changed_roles.contains(*r));
+        let tenant_same = ab == ah && ah.iter().all(|(_, r)| !grants.tenant.contains(*r));
         if !tenant_same && ab == ah {
             // same assignments: only what the changed roles gain or lose can differ
             if let (Some(x), Some(y)) = (ub, uh) {
@@ -77,9 +80,7 @@ pub fn changes(b: &Access, h: &Access, changed: &Changed) -> Vec<UserChange> {
         let rebac_same = ib == ih
             && ih.iter().all(|(inst, roles)| {
                 let ty = split_instance(inst).map_or("", |(t, _)| t);
-                roles
-                    .iter()
-                    .all(|r| !changed_resource_roles.contains(&(ty.to_string(), r.to_string())))
+                roles.iter().all(|r| !grants.resource.contains(ty, r))
             });
         if rebac_same && g.is_none() && l.is_none() {
             continue;
@@ -143,12 +144,10 @@ fn tenant_role_delta(
 ) -> HashMap<String, (Vec<(String, String)>, Vec<(String, String)>)> {
     let keys = |a: &Access, r: &str| -> BTreeSet<(String, String)> {
         a.tenant_role_grants(r)
-            .map(|g| {
-                g.keys()
-                    .map(|(t, x)| (t.to_string(), x.to_string()))
-                    .collect()
-            })
-            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .map(|(t, x, _)| (t.to_string(), x.to_string()))
+            .collect()
     };
     changed
         .iter()
@@ -161,53 +160,9 @@ fn tenant_role_delta(
         .collect()
 }
 
-/// Both sides' users in key order, joined: `(key, base, head)`.
-fn merge_users<'b, 'h>(
-    b: &'b crate::model::Model,
-    h: &'h crate::model::Model,
-) -> Vec<(&'h str, Option<&'b User>, Option<&'h User>)>
-where
-    'b: 'h,
-{
-    let mut out = Vec::with_capacity(h.users.len());
-    let (mut bi, mut hi) = (b.users.iter().peekable(), h.users.iter().peekable());
-    loop {
-        match (bi.peek(), hi.peek()) {
-            (None, None) => break,
-            (Some((bk, _)), Some((hk, _))) if bk == hk => {
-                let ((_, bu), (k, hu)) = (
-                    bi.next().unwrap_or_else(|| unreachable!()),
-                    hi.next().unwrap_or_else(|| unreachable!()),
-                );
-                out.push((k.as_str(), Some(bu), Some(hu)));
-            }
-            (Some((bk, _)), Some((hk, _))) if bk < hk => {
-                if let Some((k, bu)) = bi.next() {
-                    out.push((k.as_str(), Some(bu), None));
-                }
-            }
-            (Some(_), None) => {
-                if let Some((k, bu)) = bi.next() {
-                    out.push((k.as_str(), Some(bu), None));
-                }
-            }
-            _ => {
-                if let Some((k, hu)) = hi.next() {
-                    out.push((k.as_str(), None, Some(hu)));
-                }
-            }
-        }
-    }
-    out
-}
-
 /// Whether two users have the same attributes and assignments (wherever they are written).
 pub(super) fn same_user(a: &User, b: &User) -> bool {
-    a.attributes.len() == b.attributes.len()
-        && a.attributes
-            .iter()
-            .zip(&b.attributes)
-            .all(|((k, x), (l, y))| k == l && x.value == y.value)
+    super::same_attributes(&a.attributes, &b.attributes)
         && a.roles.len() == b.roles.len()
         && a.roles.iter().zip(&b.roles).all(|(x, y)| {
             x.role.text == y.role.text
@@ -265,72 +220,37 @@ fn same_graph(b: &crate::model::Model, h: &crate::model::Model) -> bool {
 
 /// The `(type, role)` resource roles from which a role in `changed` can be reached, through
 /// `extends` and `granted_to`, on either side (`changed` included).
-fn upstream_of(
-    b: &Access,
-    h: &Access,
-    changed: &HashSet<(String, String)>,
-) -> HashSet<(String, String)> {
+fn upstream_of(b: &Access, h: &Access, changed: &RoleSet) -> RoleSet {
     // reversed edges: node -> the nodes that reach it in one step
-    let mut reverse: HashMap<(String, String), Vec<(String, String)>> = HashMap::new();
+    let mut reverse: HashMap<(&str, &str), Vec<(&str, &str)>> = HashMap::new();
     for m in [b.model, h.model] {
         for (ty, res) in &m.resources {
             for (name, r) in &res.roles {
-                let node = (ty.clone(), name.clone());
                 for e in &r.extends {
                     reverse
-                        .entry((ty.clone(), e.text.clone()))
+                        .entry((ty.as_str(), e.text.as_str()))
                         .or_default()
-                        .push(node.clone());
+                        .push((ty, name));
                 }
                 for g in &r.granted_to {
                     reverse
-                        .entry(node.clone())
+                        .entry((ty.as_str(), name.as_str()))
                         .or_default()
-                        .push((g.on_resource.text.clone(), g.role.text.clone()));
+                        .push((&g.on_resource.text, &g.role.text));
                 }
             }
         }
     }
-    let mut seen: HashSet<(String, String)> = changed.clone();
-    let mut todo: Vec<(String, String)> = changed.iter().cloned().collect();
+    let mut seen = changed.clone();
+    let mut todo: Vec<(&str, &str)> = changed.iter().collect();
     while let Some(n) = todo.pop() {
-        for p in reverse.get(&n).into_iter().flatten() {
-            if seen.insert(p.clone()) {
-                todo.push(p.clone());
+        for &(ty, role) in reverse.get(&n).into_iter().flatten() {
+            if seen.insert(ty, role) {
+                todo.push((ty, role));
             }
         }
     }
     seen
-}
-
-/// The tenant roles and `(type, role)` resource roles whose grants differ between the sides
-/// (or that exist on one side only).
-fn changed_grants(b: &Access, h: &Access) -> (HashSet<String>, HashSet<(String, String)>) {
-    let mut roles = HashSet::new();
-    for r in b.model.roles.keys().chain(h.model.roles.keys()) {
-        let same = match (b.tenant_role_grants(r), h.tenant_role_grants(r)) {
-            (Some(x), Some(y)) => x.keys().eq(y.keys()),
-            _ => false,
-        };
-        if !same {
-            roles.insert(r.clone());
-        }
-    }
-    let mut resource_roles = HashSet::new();
-    for m in [b.model, h.model] {
-        for (ty, res) in &m.resources {
-            for r in res.roles.keys() {
-                let same = match (b.resource_role_grants(ty, r), h.resource_role_grants(ty, r)) {
-                    (Some(x), Some(y)) => x.keys().eq(y.keys()),
-                    _ => false,
-                };
-                if !same {
-                    resource_roles.insert((ty.clone(), r.clone()));
-                }
-            }
-        }
-    }
-    (roles, resource_roles)
 }
 
 /// Pushes instance-level changes: `cands` are `(instance, action)` that `side` may allow
@@ -461,13 +381,7 @@ fn abac_candidates<'h>(
         .filter_map(|u| {
             let x = h.model.users.get(u)?;
             let y = b.model.users.get(u);
-            let attrs = y.is_none_or(|y| {
-                x.attributes.len() != y.attributes.len()
-                    || x.attributes
-                        .iter()
-                        .zip(&y.attributes)
-                        .any(|((k, v), (l, w))| k != l || v.value != w.value)
-            });
+            let attrs = y.is_none_or(|y| !super::same_attributes(&x.attributes, &y.attributes));
             let roles = y.is_none_or(|y| h.tenant_assignments(x) != b.tenant_assignments(y));
             Some((x, y, attrs, roles))
         })
@@ -488,15 +402,12 @@ fn abac_candidates<'h>(
             for [us, rs] in pairs {
                 let (uh, rh) = (h.user_set_reads(us), h.resource_set_reads(rs));
                 let (ub_reads, rb) = (b.user_set_reads(us), b.resource_set_reads(rs));
-                let pair = |u: &User, i: &str| {
-                    h.in_user_set(us, u, h.instance_tenant(i), Some(i))
-                        && h.in_resource_set(rs, i, Some(u))
-                };
+                let reads_roles = uh.roles || rh.roles || ub_reads.roles || rb.roles;
                 let in_base = base_pairs.is_some_and(|p| p.contains(&[*us, *rs]));
-                let same_rule = in_base
-                    && !changed.user_sets.contains(*us)
-                    && !changed.resource_sets.contains(*rs)
-                    && !(changed.roles && (uh.roles || rh.roles || ub_reads.roles || rb.roles));
+                let sets_changed = changed.user_sets.contains(*us)
+                    || changed.resource_sets.contains(*rs)
+                    || (changed.roles && reads_roles);
+                let same_rule = in_base && !sets_changed;
                 if same_rule {
                     // only changed users and changed instances can decide differently; keep the
                     // pairs that hold here and not on the other side
@@ -521,7 +432,6 @@ fn abac_candidates<'h>(
                             || changed.tenants.contains(h.instance_tenant(i))
                             || changed.tenants.contains(b.instance_tenant(i));
                         // a changed user matters when something the sets read changed
-                        let reads_roles = uh.roles || rh.roles || ub_reads.roles || rb.roles;
                         let users: Box<dyn Iterator<Item = (&User, Option<&User>)>> =
                             if instance_changed {
                                 Box::new(everyone())
@@ -550,8 +460,10 @@ fn abac_candidates<'h>(
                 if uh.resource || rh.user || ub_reads.resource || rb.user {
                     // the sets read each other's subject: try every pair
                     for &i in instances {
+                        let t = h.instance_tenant(i);
                         for u in h.model.users.values() {
-                            if pair(u, i) {
+                            if h.in_user_set(us, u, t, Some(i)) && h.in_resource_set(rs, i, Some(u))
+                            {
                                 out.entry(&u.key.text).or_default().push((i, action));
                             }
                         }
@@ -559,11 +471,11 @@ fn abac_candidates<'h>(
                     continue;
                 }
                 for &i in instances {
-                    if !members.resource(h, rs, i) {
+                    if !h.in_resource_set(rs, i, None) {
                         continue;
                     }
                     let th = h.instance_tenant(i);
-                    let was = in_base && members.resource(b, rs, i);
+                    let was = in_base && b.in_resource_set(rs, i, None);
                     let tb = b.instance_tenant(i);
                     for u in members.users_gained(b, h, us, tb, th, was) {
                         out.entry(u).or_default().push((i, action));
@@ -575,36 +487,33 @@ fn abac_candidates<'h>(
     out
 }
 
-/// Set memberships on both sides, computed once.
+/// User-set memberships on both sides, computed once per set (and tenant, when it matters).
 #[derive(Default)]
 struct Members<'h> {
-    /// (side, set, tenant or `*`) -> users in it
+    /// (head side, set, tenant or `*`) -> users in it
     users: HashMap<(bool, String, String), HashSet<String>>,
     /// (set, base tenant, head tenant, base had the pair) -> users in head's set and not base's
     gained: HashMap<(String, String, String, bool), Vec<&'h str>>,
 }
 
 impl<'h> Members<'h> {
-    fn resource(&self, a: &Access, set: &str, inst: &str) -> bool {
-        a.in_resource_set(set, inst, None)
-    }
-
-    fn users_of(&mut self, a: &Access, head: bool, set: &str, tenant: &str) -> &HashSet<String> {
+    /// Fills the membership of `set` in `tenant` on side `a` and returns its key.
+    fn fill(&mut self, a: &Access, head: bool, set: &str, tenant: &str) -> (bool, String, String) {
         let t = if a.user_set_reads(set).tenant {
             tenant
         } else {
             "*"
         };
-        self.users
-            .entry((head, set.to_string(), t.to_string()))
-            .or_insert_with(|| {
-                a.model
-                    .users
-                    .values()
-                    .filter(|u| a.in_user_set(set, u, tenant, None))
-                    .map(|u| u.key.text.clone())
-                    .collect()
-            })
+        let key = (head, set.to_string(), t.to_string());
+        self.users.entry(key.clone()).or_insert_with(|| {
+            a.model
+                .users
+                .values()
+                .filter(|u| a.in_user_set(set, u, tenant, None))
+                .map(|u| u.key.text.clone())
+                .collect()
+        });
+        key
     }
 
     fn users_gained(
@@ -615,26 +524,23 @@ impl<'h> Members<'h> {
         tb: &str,
         th: &str,
         was: bool,
-    ) -> Vec<&'h str> {
+    ) -> &[&'h str] {
         let key = (set.to_string(), tb.to_string(), th.to_string(), was);
-        if let Some(v) = self.gained.get(&key) {
-            return v.clone();
+        if !self.gained.contains_key(&key) {
+            let head_key = self.fill(h, true, set, th);
+            let base_key = was.then(|| self.fill(b, false, set, tb));
+            let empty = HashSet::new();
+            let head = &self.users[&head_key];
+            let base = base_key.map_or(&empty, |k| &self.users[&k]);
+            let v: Vec<&'h str> = h
+                .model
+                .users
+                .keys()
+                .filter(|k| head.contains(k.as_str()) && !base.contains(k.as_str()))
+                .map(String::as_str)
+                .collect();
+            self.gained.insert(key.clone(), v);
         }
-        let head: HashSet<String> = self.users_of(h, true, set, th).clone();
-        let base: HashSet<String> = if was {
-            self.users_of(b, false, set, tb).clone()
-        } else {
-            HashSet::new()
-        };
-        let mut v: Vec<&'h str> = h
-            .model
-            .users
-            .keys()
-            .filter(|k| head.contains(k.as_str()) && !base.contains(k.as_str()))
-            .map(String::as_str)
-            .collect();
-        v.sort();
-        self.gained.insert(key, v.clone());
-        v
+        &self.gained[&key]
     }
 }

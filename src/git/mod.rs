@@ -153,10 +153,15 @@ impl Repo {
 
     /// Whether the working tree differs from HEAD under the project folder (untracked included).
     pub fn is_dirty(&self) -> Result<bool, Error> {
+        self.dirty(Some(self.prefix.as_str()).filter(|p| !p.is_empty()))
+    }
+
+    /// Whether anything below `pathspec` (the whole repository for `None`) differs from HEAD.
+    fn dirty(&self, pathspec: Option<&str>) -> Result<bool, Error> {
         let mut opts = git2::StatusOptions::new();
         opts.include_untracked(true).recurse_untracked_dirs(true);
-        if !self.prefix.is_empty() {
-            opts.pathspec(&self.prefix);
+        if let Some(p) = pathspec {
+            opts.pathspec(p);
         }
         let statuses = self
             .repo
@@ -335,13 +340,7 @@ impl Repo {
 
     /// Whether anything in the working tree (the whole repository) differs from HEAD.
     pub fn worktree_dirty(&self) -> Result<bool, Error> {
-        let mut opts = git2::StatusOptions::new();
-        opts.include_untracked(true).recurse_untracked_dirs(true);
-        let statuses = self
-            .repo
-            .statuses(Some(&mut opts))
-            .map_err(|e| git_error("cannot read status", e))?;
-        Ok(!statuses.is_empty())
+        self.dirty(None)
     }
 
     /// Updates the working tree and index to commit `sha` (HEAD is not moved). Safe: refuses
@@ -371,8 +370,10 @@ impl Repo {
             .map_err(|e| git_error(&format!("cannot create tag `{name}`"), e))
     }
 
-    /// The repository's working-tree root.
-    pub fn workdir(&self) -> Option<&Path> {
-        self.repo.workdir()
+    /// Deletes tag `name` (to take back an audit tag whose promotion did not happen).
+    pub fn delete_tag(&self, name: &str) -> Result<(), Error> {
+        self.repo
+            .tag_delete(name)
+            .map_err(|e| git_error(&format!("cannot delete tag `{name}`"), e))
     }
 }
