@@ -58,41 +58,35 @@ fn reserve(n: usize) -> bool {
     true
 }
 
+/// Counts `n` more bytes around `f`, an allocation that may fail (then they are given back).
+fn counted(n: usize, f: impl FnOnce() -> *mut u8) -> *mut u8 {
+    if !reserve(n) {
+        return std::ptr::null_mut();
+    }
+    let p = f();
+    if p.is_null() {
+        CURRENT.fetch_sub(n, Relaxed);
+    }
+    p
+}
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if !reserve(l.size()) {
-            return std::ptr::null_mut();
-        }
-        let p = System.alloc(l);
-        if p.is_null() {
-            CURRENT.fetch_sub(l.size(), Relaxed);
-        }
-        p
+        counted(l.size(), || System.alloc(l))
     }
     unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        if !reserve(l.size()) {
-            return std::ptr::null_mut();
-        }
-        let p = System.alloc_zeroed(l);
-        if p.is_null() {
-            CURRENT.fetch_sub(l.size(), Relaxed);
-        }
-        p
+        counted(l.size(), || System.alloc_zeroed(l))
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         System.dealloc(p, l);
         CURRENT.fetch_sub(l.size(), Relaxed);
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        if new > l.size() && !reserve(new - l.size()) {
-            return std::ptr::null_mut();
+        if new > l.size() {
+            return counted(new - l.size(), || System.realloc(p, l, new));
         }
         let q = System.realloc(p, l, new);
-        if q.is_null() {
-            if new > l.size() {
-                CURRENT.fetch_sub(new - l.size(), Relaxed);
-            }
-        } else if new < l.size() {
+        if !q.is_null() {
             CURRENT.fetch_sub(l.size() - new, Relaxed);
         }
         q
@@ -253,11 +247,15 @@ type Sample = (Target, u64, Vec<u8>, permit::compile::Compiled);
 const MAX_SAMPLES: usize = 24;
 
 fn sample(target: Target, input: &[u8], compiled: &permit::compile::Compiled) {
-    let text: String = compiled.modules.iter().map(|m| m.text.as_str()).collect();
-    let key = fnv(text.as_bytes());
     let mut samples = SAMPLES.lock().unwrap_or_else(|e| e.into_inner());
-    let mine = samples.iter().filter(|s| s.0 == target).count();
-    if mine < MAX_SAMPLES && !samples.iter().any(|s| s.0 == target && s.1 == key) {
+    if samples.iter().filter(|s| s.0 == target).count() >= MAX_SAMPLES {
+        return;
+    }
+    let key = compiled
+        .modules
+        .iter()
+        .fold(FNV_OFFSET, |h, m| fnv_from(h, m.text.as_bytes()));
+    if !samples.iter().any(|s| s.0 == target && s.1 == key) {
         samples.push((target, key, input.to_vec(), compiled.clone()));
     }
 }
@@ -641,10 +639,17 @@ impl Worker {
     }
 }
 
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
 fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    fnv_from(FNV_OFFSET, bytes)
+}
+
+/// FNV-1a of what was hashed into `h`, then `bytes`.
+fn fnv_from(h: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(h, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
