@@ -17,13 +17,6 @@ command -v /usr/bin/time >/dev/null || { echo "limits: needs /usr/bin/time (GNU 
 work=$(mktemp -d -t permit-limits.XXXXXX)
 if [ "${KEEP:-0}" = 1 ]; then echo "limits: inputs in $work" >&2; else trap 'rm -rf "$work"' EXIT; fi
 
-# project NAME: an empty project whose model is written by the caller to $work/NAME/policy/model.yaml
-project() {
-  mkdir -p "$work/$1/policy"
-  printf 'policy: policy\n' > "$work/$1/permit.yaml"
-  echo "$work/$1/policy/model.yaml"
-}
-
 # Inputs, generated with python3 (fast, and independent of permit's own YAML writer).
 python3 - "$work" <<'PY'
 import json, os, sys
@@ -62,7 +55,8 @@ for dir in "$work"/*/; do
   name=$(basename "$dir")
   size=$(du -h "$dir/policy/model.yaml" | cut -f1)
   for cmd in check build; do
-    [ "$cmd" = build ] && ! "$permit" -C "$dir" check -q >/dev/null 2>&1 && continue
+    # build only what checked clean: `code` still holds the check's exit status
+    [ "$cmd" = build ] && [ "$code" != 0 ] && continue
     args=(-C "$dir" "$cmd" -q)
     [ "$cmd" = build ] && args+=(--out "$work/out-$name")
     [ "$cmd" = check ] && args+=(--format json)
@@ -72,13 +66,13 @@ for dir in "$work"/*/; do
     set -e
     rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f MiB", $2/1024}' "$work/time")
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/time")
-    first=$(python3 -c 'import json,sys
+    first="-"
+    [ "$cmd" = check ] && first=$(python3 -c 'import json,sys
 try:
   d=json.load(open(sys.argv[1]))["diagnostics"]
   print("`%s` (%d)" % (d[0]["code"], len(d)) if d else "none")
 except Exception:
   print("-")' "$work/stdout")
-    [ "$cmd" = build ] && first="-"
     printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$size" "$cmd" "$code" "$first" "$wall" "$rss"
   done
 done

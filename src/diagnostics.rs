@@ -307,55 +307,55 @@ impl<'a> Report<'a> {
     fn new(d: &'a Diagnostic, sources: &SourceMap) -> Self {
         let mut labels = Vec::new();
         let mut source = None;
-        let mut help = d.help.clone();
+        // where a span cannot be drawn, the help says where it is instead
+        let mut notes = Vec::new();
+        let drawable =
+            |text: &str, (start, _): &(usize, usize)| line_len_at(text, *start) <= MAX_DRAWN_LINE;
         if let Some(span) = d.span {
-            let range = sources.byte_range(span);
-            let file = sources.file(span.file);
-            let drawable = match (file, range) {
-                (Some(file), Some((start, _))) => line_len_at(&file.text, start) <= MAX_DRAWN_LINE,
-                _ => false,
-            };
-            if !drawable {
-                // miette panics on lines past 65,535 characters, and a snippet of one would
-                // be unreadable anyway: say where instead of drawing it.
-                let mut note = format!("at {}", sources.location(span));
-                if let Some((rel, text)) = &d.related {
-                    note.push_str(&format!("\n{text} at {}", sources.location(*rel)));
+            let drawn = sources
+                .file(span.file)
+                .zip(sources.byte_range(span))
+                .filter(|(file, range)| drawable(&file.text, range));
+            match drawn {
+                Some((file, range)) => {
+                    source = Some(
+                        miette::NamedSource::new(file.name.clone(), file.text.clone())
+                            .with_language("yaml"),
+                    );
+                    labels.push(miette::LabeledSpan::new_primary_with_span(
+                        d.label.clone(),
+                        range,
+                    ));
+                    if let Some((rel, text)) = &d.related {
+                        let rel_drawn = sources
+                            .byte_range(*rel)
+                            .filter(|_| rel.file == span.file)
+                            .filter(|range| drawable(&file.text, range));
+                        match rel_drawn {
+                            Some(range) => labels.push(miette::LabeledSpan::new_with_span(
+                                Some(text.clone()),
+                                range,
+                            )),
+                            None => notes.push(format!("{text} at {}", sources.location(*rel))),
+                        }
+                    }
                 }
-                help = Some(match help {
-                    Some(h) => format!("{h}\n{note}"),
-                    None => note,
-                });
-            }
-            if let (Some(file), Some((start, len)), true) = (file, range, drawable) {
-                source = Some(
-                    miette::NamedSource::new(file.name.clone(), file.text.clone())
-                        .with_language("yaml"),
-                );
-                labels.push(miette::LabeledSpan::new_primary_with_span(
-                    d.label.clone(),
-                    (start, len),
-                ));
-                if let Some((rel, text)) = &d.related {
-                    let drawn = sources
-                        .byte_range(*rel)
-                        .filter(|_| rel.file == span.file)
-                        .filter(|(s, _)| line_len_at(&file.text, *s) <= MAX_DRAWN_LINE);
-                    if let Some((s, l)) = drawn {
-                        labels.push(miette::LabeledSpan::new_with_span(
-                            Some(text.clone()),
-                            (s, l),
-                        ));
-                    } else {
-                        let note = format!("{text} at {}", sources.location(*rel));
-                        help = Some(match help {
-                            Some(h) => format!("{h}\n{note}"),
-                            None => note,
-                        });
+                None => {
+                    // miette panics on lines past 65,535 characters, and a snippet of one would
+                    // be unreadable anyway: say where instead of drawing it.
+                    notes.push(format!("at {}", sources.location(span)));
+                    if let Some((rel, text)) = &d.related {
+                        notes.push(format!("{text} at {}", sources.location(*rel)));
                     }
                 }
             }
         }
+        let help = d
+            .help
+            .iter()
+            .cloned()
+            .chain(notes)
+            .reduce(|a, b| format!("{a}\n{b}"));
         Report {
             d,
             source,

@@ -196,7 +196,8 @@ enum Open {
 struct Builder {
     file: FileId,
     stack: Vec<Open>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored values with their [`size`], measured once when anchored.
+    anchors: HashMap<usize, (Node, (usize, usize))>,
     docs: Vec<Node>,
     nodes: usize,
     /// Values and text bytes copied for anchors and aliases, bounded by [`MAX_ALIAS_NODES`]
@@ -265,7 +266,7 @@ impl Builder {
                 self.value(node.0, node.1)
             }
             Event::Alias(id) => {
-                let Some(size) = self.anchors.get(&id).map(size) else {
+                let Some(&(_, size)) = self.anchors.get(&id) else {
                     return Err(
                         Diagnostic::error("yaml::syntax", "alias to an unknown anchor").at(span),
                     );
@@ -280,14 +281,9 @@ impl Builder {
                     )
                     .at(span));
                 }
-                match self.anchors.get(&id) {
-                    Some(node) => {
-                        let mut copy = node.clone();
-                        copy.span = span;
-                        self.value(copy, 0)
-                    }
-                    None => Ok(()),
-                }
+                let mut copy = self.anchors[&id].0.clone();
+                copy.span = span;
+                self.value(copy, 0)
             }
             _ => Ok(()),
         }
@@ -336,8 +332,9 @@ impl Builder {
         if anchor != 0 {
             // The anchor table keeps a copy: nested anchors would otherwise copy a big value
             // once per level, so these copies count against the alias budget too.
-            self.copy(size(&node), node.span)?;
-            self.anchors.insert(anchor, node.clone());
+            let size = size(&node);
+            self.copy(size, node.span)?;
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => self.docs.push(node),

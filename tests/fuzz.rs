@@ -14,15 +14,13 @@
 
 mod support;
 
-use permit::config::{self, Config};
+use permit::config;
 use permit::diagnostics::{Diagnostic, Diagnostics, Renderer};
 use permit::engine::Engine;
 use permit::model::condition::{self, Subject};
-use permit::model::load::Input;
 use permit::model::read::Reader;
 use permit::model::{ConditionSetRule, Model, Name, ResourceSet, UserSet};
-use permit::project::{Project, Revision};
-use permit::source::{SourceMap, Span};
+use permit::source::{FileId, SourceMap, Span};
 use serde_json::{json, Value};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeSet;
@@ -60,41 +58,35 @@ fn reserve(n: usize) -> bool {
     true
 }
 
+/// Counts `n` more bytes around `f`, an allocation that may fail (then they are given back).
+fn counted(n: usize, f: impl FnOnce() -> *mut u8) -> *mut u8 {
+    if !reserve(n) {
+        return std::ptr::null_mut();
+    }
+    let p = f();
+    if p.is_null() {
+        CURRENT.fetch_sub(n, Relaxed);
+    }
+    p
+}
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if !reserve(l.size()) {
-            return std::ptr::null_mut();
-        }
-        let p = System.alloc(l);
-        if p.is_null() {
-            CURRENT.fetch_sub(l.size(), Relaxed);
-        }
-        p
+        counted(l.size(), || System.alloc(l))
     }
     unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        if !reserve(l.size()) {
-            return std::ptr::null_mut();
-        }
-        let p = System.alloc_zeroed(l);
-        if p.is_null() {
-            CURRENT.fetch_sub(l.size(), Relaxed);
-        }
-        p
+        counted(l.size(), || System.alloc_zeroed(l))
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         System.dealloc(p, l);
         CURRENT.fetch_sub(l.size(), Relaxed);
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        if new > l.size() && !reserve(new - l.size()) {
-            return std::ptr::null_mut();
+        if new > l.size() {
+            return counted(new - l.size(), || System.realloc(p, l, new));
         }
         let q = System.realloc(p, l, new);
-        if q.is_null() {
-            if new > l.size() {
-                CURRENT.fetch_sub(new - l.size(), Relaxed);
-            }
-        } else if new < l.size() {
+        if !q.is_null() {
             CURRENT.fetch_sub(l.size() - new, Relaxed);
         }
         q
@@ -153,6 +145,14 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The folder fuzzed files claim to be in (nothing is read from or written to it).
+const ROOT: &str = "/fuzz";
+
+/// Adds a fuzzed file's text to `sources` as the file `name` of the project in [`ROOT`].
+fn add_file(sources: &mut SourceMap, name: &str, text: &str) -> FileId {
+    sources.add(name.into(), &Path::new(ROOT).join(name), text.into())
+}
+
 /// A fixed instant, so expiry-dependent diagnostics do not change from day to day.
 const NOW_NS: i64 = 1_800_000_000_000_000_000;
 
@@ -194,17 +194,8 @@ fn lines(bytes: &[u8]) -> usize {
 
 /// load + validate (as `permit check` does), then compile, load the Rego and decide.
 fn check_model(bytes: &[u8]) -> Result<String, String> {
-    let mut project = Project {
-        root: PathBuf::from("/fuzz"),
-        config: Config::default(),
-        sources: SourceMap::default(),
-        revision: Revision::WorkTree,
-    };
-    let checked = project.check_inputs(vec![Input {
-        name: "policy/model.yaml".into(),
-        path: PathBuf::from("/fuzz/policy/model.yaml"),
-        bytes: bytes.to_vec(),
-    }]);
+    let (checked, project) =
+        support::check_files(ROOT, [("policy/model.yaml".into(), bytes.to_vec())]);
     render(&checked.diags, &project.sources, lines(bytes))?;
     let sig = signature(&checked.diags);
     if checked.diags.has_errors() {
@@ -256,11 +247,15 @@ type Sample = (Target, u64, Vec<u8>, permit::compile::Compiled);
 const MAX_SAMPLES: usize = 24;
 
 fn sample(target: Target, input: &[u8], compiled: &permit::compile::Compiled) {
-    let text: String = compiled.modules.iter().map(|m| m.text.as_str()).collect();
-    let key = fnv(text.as_bytes());
     let mut samples = SAMPLES.lock().unwrap_or_else(|e| e.into_inner());
-    let mine = samples.iter().filter(|s| s.0 == target).count();
-    if mine < MAX_SAMPLES && !samples.iter().any(|s| s.0 == target && s.1 == key) {
+    if samples.iter().filter(|s| s.0 == target).count() >= MAX_SAMPLES {
+        return;
+    }
+    let key = compiled
+        .modules
+        .iter()
+        .fold(FNV_OFFSET, |h, m| fnv_from(h, m.text.as_bytes()));
+    if !samples.iter().any(|s| s.0 == target && s.1 == key) {
         samples.push((target, key, input.to_vec(), compiled.clone()));
     }
 }
@@ -281,18 +276,12 @@ fn opa_checks(worker: &Worker) -> usize {
     for (i, (input, compiled)) in mine.iter().enumerate() {
         let out = tmp.path().join(format!("b{i}"));
         permit::cmd::build::write_output(&out, compiled).unwrap();
-        let run = std::process::Command::new(&opa)
-            .args(["check", "--strict"])
-            .arg(&out)
-            .output()
-            .unwrap();
-        if !run.status.success() {
+        if let Err(stderr) = support::opa_check_strict(&opa, &out) {
             worker.fail(
                 input,
                 "sample (its Rego, on real OPA)",
                 Failure::Invariant(format!(
-                    "`opa check --strict` refuses the generated Rego: {}",
-                    String::from_utf8_lossy(&run.stderr)
+                    "`opa check --strict` refuses the generated Rego: {stderr}"
                 )),
             );
         }
@@ -356,17 +345,10 @@ users:
 resource_instances:
   "document:d1": {tenant: acme, attributes: {classification: public, owner: alice, pages: 3, tags: [a]}}
 "#;
-        let mut project = Project {
-            root: PathBuf::from("/fuzz"),
-            config: Config::default(),
-            sources: SourceMap::default(),
-            revision: Revision::WorkTree,
-        };
-        let checked = project.check_inputs(vec![Input {
-            name: "policy/base.yaml".into(),
-            path: PathBuf::from("/fuzz/policy/base.yaml"),
-            bytes: text.as_bytes().to_vec(),
-        }]);
+        let (checked, project) = support::check_files(
+            ROOT,
+            [("policy/base.yaml".into(), text.as_bytes().to_vec())],
+        );
         assert!(
             !checked.diags.has_errors(),
             "the condition base model is invalid: {:?}",
@@ -381,11 +363,7 @@ resource_instances:
     fn check(&self, bytes: &[u8]) -> Result<String, String> {
         let text = String::from_utf8_lossy(bytes);
         let mut sources = self.sources.clone();
-        let id = sources.add(
-            "policy/condition.yaml".into(),
-            Path::new("/fuzz/policy/condition.yaml"),
-            text.as_ref().into(),
-        );
+        let id = add_file(&mut sources, "policy/condition.yaml", &text);
         let mut diags = Diagnostics::default();
         let cond = match permit::yaml::parse(&text, id) {
             Ok(node) => condition::read(&mut Reader::new(&mut diags), &node, 0),
@@ -484,23 +462,11 @@ fn condition_queries() -> Vec<Value> {
 
 /// The `permit init` example, compiled and loaded once: fuzzed test files are decided on it.
 fn example_engine() -> Engine {
-    let mut inputs = Vec::new();
-    for (rel, text) in permit::cmd::init::scaffold() {
-        if rel.starts_with("policy/") {
-            inputs.push(Input {
-                name: rel.to_string(),
-                path: PathBuf::from("/fuzz").join(rel),
-                bytes: text.into_bytes(),
-            });
-        }
-    }
-    let mut project = Project {
-        root: PathBuf::from("/fuzz"),
-        config: Config::default(),
-        sources: SourceMap::default(),
-        revision: Revision::WorkTree,
-    };
-    let checked = project.check_inputs(inputs);
+    let policy = permit::cmd::init::scaffold()
+        .into_iter()
+        .filter(|(rel, _)| rel.starts_with("policy/"))
+        .map(|(rel, text)| (rel.to_string(), text.into_bytes()));
+    let (checked, project) = support::check_files(ROOT, policy);
     assert!(!checked.diags.has_errors(), "the init example is invalid");
     let compiled = permit::compile::compile(&checked.model, &project.sources, Vec::new()).unwrap();
     let mut engine = Engine::new(&compiled).unwrap();
@@ -513,11 +479,7 @@ fn example_engine() -> Engine {
 fn check_test_file(engine: &mut Engine, bytes: &[u8]) -> Result<String, String> {
     let text = String::from_utf8_lossy(bytes);
     let mut sources = SourceMap::default();
-    let id = sources.add(
-        "tests/fuzzed.yaml".into(),
-        Path::new("/fuzz/tests/fuzzed.yaml"),
-        text.as_ref().into(),
-    );
+    let id = add_file(&mut sources, "tests/fuzzed.yaml", &text);
     let mut diags = Diagnostics::default();
     let cases = permit::testing::file::read(&text, id, &mut diags);
     render(&diags, &sources, lines(bytes))?;
@@ -539,11 +501,7 @@ fn check_test_file(engine: &mut Engine, bytes: &[u8]) -> Result<String, String> 
 fn check_config(bytes: &[u8]) -> Result<String, String> {
     let text = String::from_utf8_lossy(bytes);
     let mut sources = SourceMap::default();
-    let id = sources.add(
-        config::FILE_NAME.into(),
-        Path::new("/fuzz/permit.yaml"),
-        text.as_ref().into(),
-    );
+    let id = add_file(&mut sources, config::FILE_NAME, &text);
     match config::parse(&text, id) {
         Ok(_) => Ok("ok".into()),
         Err(diags) => {
@@ -681,10 +639,17 @@ impl Worker {
     }
 }
 
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
 fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    fnv_from(FNV_OFFSET, bytes)
+}
+
+/// FNV-1a of what was hashed into `h`, then `bytes`.
+fn fnv_from(h: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(h, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -704,13 +669,6 @@ fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .unwrap_or_default();
     out.sort();
     out
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// Replays the regressions and the corpus, then runs the mutated cases.
@@ -747,11 +705,11 @@ fn fuzz(target: Target) {
         pool.push(input.clone());
     }
     // Debug builds run about twenty times slower: fewer cases, same coverage of the corpus.
-    let cases = env_u64(
+    let cases = support::env_u64(
         "PERMIT_FUZZ_CASES",
         if cfg!(debug_assertions) { 300 } else { 2000 },
     );
-    let seed = env_u64("PERMIT_FUZZ_SEED", 0x5EED_0009);
+    let seed = support::env_u64("PERMIT_FUZZ_SEED", 0x5EED_0009);
     let mut rng = Rng::new(seed ^ fnv(name.as_bytes()));
     let start = Instant::now();
     let mut compiled = 0u64;

@@ -17,7 +17,6 @@
 mod support;
 
 use permit::engine::Engine;
-use permit::project::Project;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
@@ -236,25 +235,7 @@ struct Built {
 }
 
 fn build(dir: &Path) -> Built {
-    let mut project = Project::open(dir).unwrap();
-    let built = project.build().unwrap();
-    let errors: Vec<String> = built
-        .checked
-        .diags
-        .items
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| permit::diagnostics::plain(d, &project.sources))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "model in {} does not check:\n{}",
-        dir.display(),
-        errors.join("\n")
-    );
-    let compiled = built.compiled.unwrap();
-    let out = dir.join("build");
-    permit::cmd::build::write_output(&out, &compiled).unwrap();
+    let (compiled, out) = support::build(dir);
     Built {
         engine: Engine::new(&compiled).unwrap(),
         dir: out,
@@ -269,26 +250,18 @@ fn decide(b: &mut Built, queries: &[Value]) -> Vec<Value> {
 }
 
 fn opa_check_strict(opa: &Path, build: &Path) {
-    let out = Command::new(opa)
-        .args(["check", "--strict"])
-        .arg(build)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "`opa check --strict` rejects the build in {}:\n{}",
-        build.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if let Err(stderr) = support::opa_check_strict(opa, build) {
+        panic!(
+            "`opa check --strict` rejects the build in {}:\n{stderr}",
+            build.display()
+        );
+    }
 }
 
 #[test]
 fn hostile_strings_cannot_break_the_rego_or_other_decisions() {
     let Some(opa) = support::opa() else { return };
-    let models: u64 = std::env::var("PERMIT_INJECTION_MODELS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(6);
+    let models = support::env_u64("PERMIT_INJECTION_MODELS", 6);
     let (mut benign_total, mut hostile_total) = (0, 0);
     for seed in 0..models {
         let tmp = tempfile::tempdir().unwrap();

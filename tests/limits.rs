@@ -2,27 +2,14 @@
 //! succeed, quickly. Peak memory of the same inputs through the binary is measured by
 //! `bench/limits.sh` and recorded in docs/robustness.md; these tests pin the behaviour.
 
-use permit::config::Config;
-use permit::model::load::Input;
-use permit::project::{Checked, Project, Revision};
-use permit::source::SourceMap;
+mod support;
+
+use permit::project::{Checked, Project};
 use std::fmt::Write;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn check(text: impl Into<Vec<u8>>) -> (Checked, Project) {
-    let mut project = Project {
-        root: PathBuf::from("/limits"),
-        config: Config::default(),
-        sources: SourceMap::default(),
-        revision: Revision::WorkTree,
-    };
-    let checked = project.check_inputs(vec![Input {
-        name: "policy/model.yaml".into(),
-        path: PathBuf::from("/limits/policy/model.yaml"),
-        bytes: text.into(),
-    }]);
-    (checked, project)
+    support::check_files("/limits", [("policy/model.yaml".into(), text.into())])
 }
 
 fn codes(c: &Checked) -> Vec<&'static str> {

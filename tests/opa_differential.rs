@@ -5,31 +5,12 @@
 mod support;
 
 use permit::engine::Engine;
-use permit::project::Project;
 use std::path::Path;
 use support::random;
 
 /// Builds the project in `dir`, writes the build next to it, and compares decisions on `queries`.
 fn compare(opa: &Path, dir: &Path, queries: &[serde_json::Value]) -> usize {
-    let mut project = Project::open(dir).unwrap();
-    let built = project.build().unwrap();
-    let errors: Vec<String> = built
-        .checked
-        .diags
-        .items
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| permit::diagnostics::plain(d, &project.sources))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "model in {} does not check:\n{}",
-        dir.display(),
-        errors.join("\n")
-    );
-    let compiled = built.compiled.unwrap();
-    let out = dir.join("build");
-    permit::cmd::build::write_output(&out, &compiled).unwrap();
+    let (compiled, out) = support::build(dir);
     let mut engine = Engine::new(&compiled).unwrap();
     let ours: Vec<serde_json::Value> = queries
         .iter()

@@ -94,6 +94,78 @@ pub fn opa_decide(
     results
 }
 
+/// `opa check --strict` on a build folder: `Err(stderr)` when OPA refuses it.
+pub fn opa_check_strict(opa: &std::path::Path, build_dir: &std::path::Path) -> Result<(), String> {
+    let out = Command::new(opa)
+        .args(["check", "--strict"])
+        .arg(build_dir)
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Builds the project in `dir`, which must check without errors, and writes the build to
+/// `dir/build`: the compiled policy and that folder.
+pub fn build(dir: &std::path::Path) -> (permit::compile::Compiled, PathBuf) {
+    let mut project = permit::project::Project::open(dir).unwrap();
+    let built = project.build().unwrap();
+    let errors: Vec<String> = built
+        .checked
+        .diags
+        .items
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| permit::diagnostics::plain(d, &project.sources))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "model in {} does not check:\n{}",
+        dir.display(),
+        errors.join("\n")
+    );
+    let compiled = built.compiled.unwrap();
+    let out = dir.join("build");
+    permit::cmd::build::write_output(&out, &compiled).unwrap();
+    (compiled, out)
+}
+
+/// Loads and validates model files held in memory, `(name under root, bytes)`, as `permit
+/// check` does those of a project in `root` (nothing is read from disk).
+pub fn check_files(
+    root: &str,
+    files: impl IntoIterator<Item = (String, Vec<u8>)>,
+) -> (permit::project::Checked, permit::project::Project) {
+    let root = PathBuf::from(root);
+    let inputs = files
+        .into_iter()
+        .map(|(name, bytes)| permit::model::load::Input {
+            path: root.join(&name),
+            name,
+            bytes,
+        })
+        .collect();
+    let mut project = permit::project::Project {
+        root,
+        config: permit::config::Config::default(),
+        sources: permit::source::SourceMap::default(),
+        revision: permit::project::Revision::WorkTree,
+    };
+    let checked = project.check_inputs(inputs);
+    (checked, project)
+}
+
+/// An integer from the environment, or `default`.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The same reduction of a regorus decision.
 pub fn reduce(d: &permit::engine::Decision) -> serde_json::Value {
     serde_json::json!({"allow": d.allow, "sources": d.allowing_sources, "reason": d.reason, "abac": d.abac_reason})
