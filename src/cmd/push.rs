@@ -346,16 +346,16 @@ fn worktree_revision(
             });
         }
     }
-    let mut all = Vec::new();
+    // hashed piece by piece: the data document can be tens of megabytes
+    let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
     for m in &compiled.modules {
-        all.extend_from_slice(m.path.as_bytes());
-        all.push(0);
-        all.extend_from_slice(m.text.as_bytes());
-        all.push(0);
+        for part in [m.path.as_bytes(), b"\0", m.text.as_bytes(), b"\0"] {
+            hash.update(part);
+        }
     }
-    all.extend_from_slice(compiled.data_json().as_bytes());
+    hash.update(compiled.data_json().as_bytes());
     Ok(format!(
         "content-{}",
-        &crate::bundle::sha256_hex(&all)[..16]
+        &crate::bundle::hex(hash.finish().as_ref())[..16]
     ))
 }
