@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{git, init_repo, opa, OpaServer};
+use support::git::Repo;
+use support::{beside, init_repo, opa, OpaServer};
 
 fn build_bundle(dir: &Path, file: &Path, envs: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("permit");
@@ -43,8 +44,8 @@ fn repack(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     t.into_inner().unwrap().finish().unwrap()
 }
 
-fn add_signing(dir: &Path, alg: &str) {
-    let p = dir.join("permit.yaml");
+fn add_signing(repo: &Repo, alg: &str) {
+    let p = repo.path("permit.yaml");
     let text = std::fs::read_to_string(&p).unwrap();
     let text = text.replace(
         "  # signing_key_env: BUNDLE_SIGNING_KEY",
@@ -55,13 +56,13 @@ fn add_signing(dir: &Path, alg: &str) {
         "permit init's permit.yaml changed"
     );
     std::fs::write(&p, text).unwrap();
-    git(dir, &["commit", "-qam", "sign bundles"]);
+    repo.git(&["commit", "-qam", "sign bundles"]);
 }
 
 #[test]
 fn bundles_are_reproducible_and_carry_the_commit() {
-    let (tmp, dir, sha) = init_repo();
-    let (a, b) = (tmp.path().join("a.tar.gz"), tmp.path().join("b.tar.gz"));
+    let (repo, dir, sha) = init_repo();
+    let (a, b) = (beside(&repo, "a.tar.gz"), beside(&repo, "b.tar.gz"));
     let out = build_bundle(&dir, &a, &[]);
     assert!(
         out.status.success(),
@@ -84,7 +85,7 @@ fn bundles_are_reproducible_and_carry_the_commit() {
 
     // an uncommitted change marks the revision dirty; --ref reads the commit
     std::fs::write(dir.join("policy/extra.yaml"), "resources: {}\n").unwrap();
-    let c = tmp.path().join("c.tar.gz");
+    let c = beside(&repo, "c.tar.gz");
     assert!(build_bundle(&dir, &c, &[]).status.success());
     let rev = permit::bundle::revision_of(&std::fs::read(&c).unwrap()).unwrap();
     assert_eq!(rev, format!("{sha}-dirty"));
@@ -113,8 +114,8 @@ fn bundles_are_reproducible_and_carry_the_commit() {
 #[test]
 fn opa_serves_the_bundle_and_decides_like_the_example_tests() {
     let Some(opa) = opa() else { return };
-    let (tmp, dir, sha) = init_repo();
-    let file = tmp.path().join("b.tar.gz");
+    let (repo, dir, sha) = init_repo();
+    let file = beside(&repo, "b.tar.gz");
     assert!(build_bundle(&dir, &file, &[]).status.success());
     let server = OpaServer::start(&opa, &[Path::new("--bundle"), &file]);
     let (status, body) = server
@@ -144,9 +145,9 @@ fn opa_serves_the_bundle_and_decides_like_the_example_tests() {
     );
 }
 
-fn rsa_keys(dir: &Path) -> (String, PathBuf) {
-    let key = dir.join("key.pem");
-    let public = dir.join("pub.pem");
+fn rsa_keys(repo: &Repo) -> (String, PathBuf) {
+    let key = beside(repo, "key.pem");
+    let public = beside(repo, "pub.pem");
     let ok = Command::new("openssl")
         .args([
             "genpkey",
@@ -172,42 +173,12 @@ fn rsa_keys(dir: &Path) -> (String, PathBuf) {
     (std::fs::read_to_string(&key).unwrap(), public)
 }
 
-/// Starts `opa run --server --bundle file` with `verify` flags; `Ok` once healthy, `Err` with
-/// its output if it exits.
+/// `opa run --server --bundle file` with `verify` flags; `Ok` once healthy, `Err` with its
+/// output if it exits (OPA stops at start when the bundle fails verification).
 fn opa_with_bundle(opa: &Path, file: &Path, verify: &[&str]) -> Result<OpaServer, String> {
-    // OPA exits at start when the bundle fails verification; run it once to see
-    let port = support::free_port();
-    let mut child = Command::new(opa)
-        .args(["run", "--server", "--disable-telemetry", "--addr"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--bundle")
-        .arg(file)
-        .args(verify)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::time::Instant::now() < deadline {
-        if let Some(_status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-            let mut out = String::new();
-            let _ = child.stdout.take().unwrap().read_to_string(&mut out);
-            return Err(format!("{out}{err}"));
-        }
-        if let Ok((200, _)) = support::http(port, "GET", "/health?bundles", None) {
-            let _ = child.kill();
-            let _ = child.wait();
-            let mut args: Vec<&Path> = vec![Path::new("--bundle"), file];
-            args.extend(verify.iter().map(Path::new));
-            return Ok(OpaServer::start(opa, &args));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    Err("OPA neither started nor failed".into())
+    let mut args: Vec<&Path> = vec![Path::new("--bundle"), file];
+    args.extend(verify.iter().map(Path::new));
+    OpaServer::try_start(opa, &args)
 }
 
 fn tamper(file: &Path, out: &Path) {
@@ -225,12 +196,12 @@ fn tamper(file: &Path, out: &Path) {
 #[test]
 fn signed_bundles_activate_with_the_key_and_tampering_is_refused() {
     let Some(opa) = opa() else { return };
-    let (tmp, dir, sha) = init_repo();
+    let (repo, dir, sha) = init_repo();
 
     // HS256 with a shared secret
-    add_signing(&dir, "HS256");
+    add_signing(&repo, "HS256");
     let secret = "hs-secret-Kx71";
-    let file = tmp.path().join("hs.tar.gz");
+    let file = beside(&repo, "hs.tar.gz");
     let out = build_bundle(&dir, &file, &[("BUNDLE_SIGNING_KEY", secret)]);
     assert!(
         out.status.success(),
@@ -260,7 +231,7 @@ fn signed_bundles_activate_with_the_key_and_tampering_is_refused() {
     .err()
     .expect("OPA accepted a bundle signed with another secret");
     assert!(!err.is_empty());
-    let bad = tmp.path().join("hs-tampered.tar.gz");
+    let bad = beside(&repo, "hs-tampered.tar.gz");
     tamper(&file, &bad);
     let err = opa_with_bundle(
         &opa,
@@ -277,8 +248,8 @@ fn signed_bundles_activate_with_the_key_and_tampering_is_refused() {
         .unwrap()
         .replace("signing_alg: HS256", "signing_alg: RS256");
     std::fs::write(&p, text).unwrap();
-    let (key, public) = rsa_keys(tmp.path());
-    let file = tmp.path().join("rs.tar.gz");
+    let (key, public) = rsa_keys(&repo);
+    let file = beside(&repo, "rs.tar.gz");
     let out = build_bundle(&dir, &file, &[("BUNDLE_SIGNING_KEY", &key)]);
     assert!(
         out.status.success(),
@@ -297,11 +268,11 @@ fn signed_bundles_activate_with_the_key_and_tampering_is_refused() {
     let (_, body) = server
         .request("GET", "/v1/data/permit/bundle/revision", None)
         .unwrap();
-    let head = git(&dir, &["rev-parse", "HEAD"]);
+    let head = repo.sha("HEAD");
     assert!(body.contains(&format!("{head}-dirty")), "{body}");
     assert_ne!(head, sha);
     drop(server);
-    let bad = tmp.path().join("rs-tampered.tar.gz");
+    let bad = beside(&repo, "rs-tampered.tar.gz");
     tamper(&file, &bad);
     let err = opa_with_bundle(&opa, &bad, &["--verification-key", public])
         .err()

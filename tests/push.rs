@@ -6,9 +6,10 @@ mod support;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
-use support::{free_port, git, http, init_repo, opa, OpaServer};
+use support::git::Repo;
+use support::{beside, free_port, http, init_repo, opa, OpaServer};
 
 struct Out {
     code: i32,
@@ -74,8 +75,9 @@ fn policies(port: u16) -> Vec<(String, String)> {
 }
 
 /// Commits a change to the model on `env/staging`; returns the new commit.
-fn commit_change(dir: &Path, what: &str) -> String {
-    git(dir, &["checkout", "-q", "env/staging"]);
+fn commit_change(repo: &Repo, what: &str) -> String {
+    let dir = repo.root();
+    repo.git(&["checkout", "-q", "env/staging"]);
     match what {
         "drop-custom" => {
             std::fs::remove_file(dir.join("custom/custom.rego")).unwrap();
@@ -96,18 +98,18 @@ fn commit_change(dir: &Path, what: &str) -> String {
         }
     }
     // keep the rewritten permit.yaml out of the commit
-    git(dir, &["add", "policy", "custom", "tests"]);
-    git(dir, &["commit", "-qm", what]);
-    let sha = git(dir, &["rev-parse", "HEAD"]);
-    git(dir, &["checkout", "-q", "main"]);
+    repo.git(&["add", "policy", "custom", "tests"]);
+    repo.git(&["commit", "-qm", what]);
+    let sha = repo.sha("HEAD");
+    repo.git(&["checkout", "-q", "main"]);
     sha
 }
 
-/// A repo with `env/staging` at the initial commit; returns (tmp, dir, sha).
-fn staged_repo() -> (tempfile::TempDir, std::path::PathBuf, String) {
-    let (tmp, dir, sha) = init_repo();
-    git(&dir, &["branch", "env/staging"]);
-    (tmp, dir, sha)
+/// A repo with `env/staging` at the initial commit; returns (repo, dir, sha).
+fn staged_repo() -> (Repo, PathBuf, String) {
+    let (repo, dir, sha) = init_repo();
+    repo.git(&["branch", "env/staging"]);
+    (repo, dir, sha)
 }
 
 const USERS: &[&str] = &["alice", "bob", "carol", "dave", "mallory"];
@@ -174,7 +176,7 @@ fn assert_decides_like_eval(dir: &Path, server: &OpaServer) {
 #[test]
 fn push_verifies_the_revision_and_opa_decides_like_eval() {
     let Some(opa) = opa() else { return };
-    let (_tmp, dir, sha) = staged_repo();
+    let (repo, dir, sha) = staged_repo();
     let server = OpaServer::start(&opa, &[]);
     // somebody else's policy on the same PDP: permit must leave it alone
     let (s, _) = server
@@ -201,7 +203,7 @@ fn push_verifies_the_revision_and_opa_decides_like_eval() {
     assert!(ids.iter().any(|i| i.contains("custom")), "{ids:?}");
 
     // a new revision without the custom module: the stale module goes, `other` stays
-    let sha2 = commit_change(&dir, "drop-custom");
+    let sha2 = commit_change(&repo, "drop-custom");
     let out = permit(&dir, &["push", "staging", "--format", "json"], &[]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let report: Value = serde_json::from_str(&out.stdout).unwrap();
@@ -225,7 +227,7 @@ fn push_verifies_the_revision_and_opa_decides_like_eval() {
 #[test]
 fn dry_run_changes_nothing() {
     let Some(opa) = opa() else { return };
-    let (_tmp, dir, sha) = staged_repo();
+    let (_repo, dir, sha) = staged_repo();
     let server = OpaServer::start(&opa, &[]);
     configure(&dir, &[url(server.port)], "");
     let before = policies(server.port);
@@ -338,7 +340,7 @@ const TOKEN: &str = "tok-Zq81-very-secret-value";
 #[test]
 fn a_pdp_failing_mid_push_is_restored_and_others_still_get_pushed() {
     let Some(opa) = opa() else { return };
-    let (_tmp, dir, sha) = staged_repo();
+    let (repo, dir, sha) = staged_repo();
     let behind_proxy = OpaServer::start(&opa, &[]);
     let healthy = OpaServer::start(&opa, &[]);
     let fail_on = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
@@ -371,7 +373,7 @@ fn a_pdp_failing_mid_push_is_restored_and_others_still_get_pushed() {
     let (_, model_before) = http(behind_proxy.port, "GET", "/v1/data/permit/model", None).unwrap();
 
     // the next revision fails at the last write: everything goes back to `sha`
-    let sha2 = commit_change(&dir, "drop-custom");
+    let sha2 = commit_change(&repo, "drop-custom");
     *fail_on.lock().unwrap() = sha2.clone();
     let out = permit(&dir, &["push", "staging"], &env);
     assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
@@ -426,8 +428,8 @@ fn a_pdp_failing_mid_push_is_restored_and_others_still_get_pushed() {
 #[test]
 fn a_bundle_owned_opa_refuses_with_a_clear_message() {
     let Some(opa) = opa() else { return };
-    let (tmp, dir, _) = staged_repo();
-    let file = tmp.path().join("b.tar.gz");
+    let (repo, dir, _) = staged_repo();
+    let file = beside(&repo, "b.tar.gz");
     let out = permit(&dir, &["build", "--bundle", file.to_str().unwrap()], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let server = OpaServer::start(&opa, &[Path::new("--bundle"), &file]);
@@ -442,7 +444,7 @@ fn a_bundle_owned_opa_refuses_with_a_clear_message() {
 
 #[test]
 fn config_errors_exit_2() {
-    let (_tmp, dir, _) = staged_repo();
+    let (_repo, dir, _) = staged_repo();
     configure(&dir, &[url(free_port())], "");
     let out = permit(&dir, &["push", "stagin"], &[]);
     assert_eq!(out.code, 2);
@@ -494,16 +496,16 @@ fn config_errors_exit_2() {
 
 #[test]
 fn an_invalid_model_on_the_branch_exits_1_and_pushes_nothing() {
-    let (_tmp, dir, _) = staged_repo();
-    git(&dir, &["checkout", "-q", "env/staging"]);
+    let (repo, dir, _) = staged_repo();
+    repo.git(&["checkout", "-q", "env/staging"]);
     std::fs::write(
         dir.join("policy/broken.yaml"),
         "resources: {doc: {actions: [read], roles: {r: {permissions: [nope]}}}}\n",
     )
     .unwrap();
-    git(&dir, &["add", "policy"]);
-    git(&dir, &["commit", "-qm", "broken"]);
-    git(&dir, &["checkout", "-q", "main"]);
+    repo.git(&["add", "policy"]);
+    repo.git(&["commit", "-qm", "broken"]);
+    repo.git(&["checkout", "-q", "main"]);
     let port = free_port();
     configure(&dir, &[url(port)], "");
     let out = permit(&dir, &["push", "staging"], &[]);
@@ -512,8 +514,8 @@ fn an_invalid_model_on_the_branch_exits_1_and_pushes_nothing() {
 
 #[test]
 fn push_to_a_folder_writes_content_named_and_current_bundles() {
-    let (tmp, dir, sha) = staged_repo();
-    let target = tmp.path().join("served");
+    let (repo, dir, sha) = staged_repo();
+    let target = beside(&repo, "served");
     configure(
         &dir,
         &[format!("{{url: \"file://{}\"}}", target.display())],
@@ -536,6 +538,19 @@ fn push_to_a_folder_writes_content_named_and_current_bundles() {
     );
 }
 
+/// The `staging` PDP entry for the OCI registry at `port`.
+fn oci_pdp(port: u16) -> String {
+    format!("{{url: \"oci://127.0.0.1:{port}/policies/staging\"}}")
+}
+
+/// An OPA config pulling the `staging` tag from the registry at `port`; `extra` continues the
+/// `permit` bundle's settings.
+fn pull_config(port: u16, extra: &str) -> String {
+    format!(
+        "services:\n  reg:\n    url: http://127.0.0.1:{port}\n    type: oci\nbundles:\n  permit:\n    service: reg\n    resource: 127.0.0.1:{port}/policies/staging:staging\n    polling: {{min_delay_seconds: 1, max_delay_seconds: 2}}\n{extra}"
+    )
+}
+
 /// Waits until the OPA at `port` answers `want` as its revision.
 fn wait_for_revision(port: u16, want: &str, secs: u64) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
@@ -551,32 +566,17 @@ fn wait_for_revision(port: u16, want: &str, secs: u64) -> bool {
 #[test]
 fn opa_pulls_what_push_puts_in_an_oci_registry() {
     let Some(opa) = opa() else { return };
-    let Some(reg_bin) = support::docker_registry() else {
+    let Some(registry) = support::docker_registry().map(|b| support::Registry::start(&b)) else {
         return;
     };
-    let registry = support::Registry::start(&reg_bin);
-    let (tmp, dir, sha) = staged_repo();
-    configure(
-        &dir,
-        &[format!(
-            "{{url: \"oci://127.0.0.1:{}/policies/staging\"}}",
-            registry.port
-        )],
-        "",
-    );
+    let (repo, dir, sha) = staged_repo();
+    configure(&dir, &[oci_pdp(registry.port)], "");
     let out = permit(&dir, &["push", "staging"], &[]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("pushed"), "{}", out.stdout);
 
-    let cfg = tmp.path().join("opa.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "services:\n  reg:\n    url: http://127.0.0.1:{p}\n    type: oci\nbundles:\n  permit:\n    service: reg\n    resource: 127.0.0.1:{p}/policies/staging:staging\n    polling: {{min_delay_seconds: 1, max_delay_seconds: 2}}\n",
-            p = registry.port
-        ),
-    )
-    .unwrap();
+    let cfg = beside(&repo, "opa.yaml");
+    std::fs::write(&cfg, pull_config(registry.port, "")).unwrap();
     let server = OpaServer::start(&opa, &[Path::new("--config-file"), &cfg]);
     assert!(
         wait_for_revision(server.port, &sha, 20),
@@ -584,7 +584,7 @@ fn opa_pulls_what_push_puts_in_an_oci_registry() {
     );
     assert_decides_like_eval(&dir, &server);
 
-    let sha2 = commit_change(&dir, "narrow-alice");
+    let sha2 = commit_change(&repo, "narrow-alice");
     let out = permit(&dir, &["push", "staging", "--format", "json"], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let report: Value = serde_json::from_str(&out.stdout).unwrap();
@@ -615,7 +615,7 @@ fn opa_pulls_what_push_puts_in_an_oci_registry() {
 #[test]
 fn an_opa_that_rejects_a_module_is_put_back_as_it_was() {
     let Some(opa) = opa() else { return };
-    let (_tmp, dir, _) = staged_repo();
+    let (_repo, dir, _) = staged_repo();
     let server = OpaServer::start(&opa, &[]);
     // a foreign module that clashes with the generated `permit.abac`: OPA accepts the modules
     // before it, then refuses `permit/permit/abac.rego`
@@ -644,17 +644,13 @@ fn an_opa_that_rejects_a_module_is_put_back_as_it_was() {
 #[test]
 fn opa_pulls_a_signed_bundle_from_the_registry_with_the_documented_config() {
     let Some(opa) = opa() else { return };
-    let Some(reg_bin) = support::docker_registry() else {
+    let Some(registry) = support::docker_registry().map(|b| support::Registry::start(&b)) else {
         return;
     };
-    let registry = support::Registry::start(&reg_bin);
-    let (tmp, dir, sha) = staged_repo();
+    let (repo, dir, sha) = staged_repo();
     configure(
         &dir,
-        &[format!(
-            "{{url: \"oci://127.0.0.1:{}/policies/staging\"}}",
-            registry.port
-        )],
+        &[oci_pdp(registry.port)],
         ", signing_key_env: BUNDLE_SIGNING_KEY, signing_alg: HS256",
     );
     let secret = "pull-secret-Qw3";
@@ -667,12 +663,14 @@ fn opa_pulls_a_signed_bundle_from_the_registry_with_the_documented_config() {
     assert!(!out.stderr.contains(secret) && !out.stdout.contains(secret));
     // docs/delivery.md's fleet config: keys + bundles.X.signing.keyid
     let cfg = |key: &str| {
-        format!(
-            "services:\n  reg:\n    url: http://127.0.0.1:{p}\n    type: oci\nbundles:\n  permit:\n    service: reg\n    resource: 127.0.0.1:{p}/policies/staging:staging\n    polling: {{min_delay_seconds: 1, max_delay_seconds: 2}}\n    signing: {{keyid: permit}}\nkeys:\n  permit: {{algorithm: HS256, key: {key}}}\n",
-            p = registry.port
+        pull_config(
+            registry.port,
+            &format!(
+                "    signing: {{keyid: permit}}\nkeys:\n  permit: {{algorithm: HS256, key: {key}}}\n"
+            ),
         )
     };
-    let good = tmp.path().join("good.yaml");
+    let good = beside(&repo, "good.yaml");
     std::fs::write(&good, cfg(secret)).unwrap();
     let server = OpaServer::start(&opa, &[Path::new("--config-file"), &good]);
     assert!(
@@ -681,7 +679,7 @@ fn opa_pulls_a_signed_bundle_from_the_registry_with_the_documented_config() {
     );
     drop(server);
     // the wrong key: OPA refuses it and never serves the revision
-    let bad = tmp.path().join("bad.yaml");
+    let bad = beside(&repo, "bad.yaml");
     std::fs::write(&bad, cfg("another-secret")).unwrap();
     let server = OpaServer::start(&opa, &[Path::new("--config-file"), &bad]);
     assert!(

@@ -120,23 +120,20 @@ pub fn build(
         return Err(BundleError::Roots(meta.roots.clone()));
     }
     let data = data_document(compiled, meta)?;
-    let mut files: Vec<(String, Vec<u8>)> = Vec::with_capacity(compiled.modules.len() + 3);
-    files.push((
-        ".manifest".into(),
-        serde_json::to_vec(&meta.manifest()).map_err(json_io)?,
-    ));
-    files.push(("data.json".into(), data.clone().into_bytes()));
+    let manifest = serde_json::to_vec(&meta.manifest()).map_err(json_io)?;
+    // borrowed, not copied: the data document can be tens of megabytes
+    let mut files: Vec<(&str, &[u8])> = Vec::with_capacity(compiled.modules.len() + 3);
+    files.push((".manifest", &manifest));
+    files.push(("data.json", data.as_bytes()));
     for m in &compiled.modules {
-        files.push((
-            m.path.trim_start_matches('/').to_string(),
-            m.text.as_bytes().to_vec(),
-        ));
+        files.push((m.path.trim_start_matches('/'), m.text.as_bytes()));
     }
+    let signatures;
     if let Some(key) = key {
-        let signatures = sign::signatures(&files, key)?;
-        files.push((".signatures.json".into(), signatures));
+        signatures = sign::signatures(&files, key)?;
+        files.push((".signatures.json", &signatures));
     }
-    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files.sort_by(|a, b| a.0.cmp(b.0));
     let bytes = archive(&files)?;
     Ok(Bundle {
         sha256: sha256_hex(&bytes),
@@ -156,7 +153,7 @@ fn json_io(e: serde_json::Error) -> BundleError {
 const GZIP_LEVEL: u32 = 1;
 
 /// A gzipped tar of `files` (already sorted) with fixed headers.
-fn archive(files: &[(String, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
+fn archive(files: &[(&str, &[u8])]) -> std::io::Result<Vec<u8>> {
     let gz = flate2::GzBuilder::new()
         .mtime(0)
         .operating_system(255)
@@ -170,7 +167,7 @@ fn archive(files: &[(String, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
         header.set_uid(0);
         header.set_gid(0);
         header.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut header, name, bytes.as_slice())?;
+        tar.append_data(&mut header, name, *bytes)?;
     }
     let mut gz = tar.into_inner()?;
     gz.flush()?;

@@ -118,7 +118,7 @@ fn rsa_key(pem: &str) -> Result<ring::rsa::KeyPair, SignError> {
 }
 
 /// `.signatures.json` for `files` (every file of the bundle but the signatures themselves).
-pub fn signatures(files: &[(String, Vec<u8>)], key: &SigningKey) -> Result<Vec<u8>, SignError> {
+pub fn signatures(files: &[(&str, &[u8])], key: &SigningKey) -> Result<Vec<u8>, SignError> {
     let mut listed: Vec<Value> = files
         .iter()
         .map(|(name, bytes)| {
@@ -380,7 +380,7 @@ mod tests {
     #[test]
     fn hs256_signature_is_a_valid_jws() {
         let k = SigningKey::new("secret".into(), Some("HS256")).unwrap();
-        let files = vec![("data.json".to_string(), b"{}".to_vec())];
+        let files = [("data.json", b"{}".as_slice())];
         let out: Value = serde_json::from_slice(&signatures(&files, &k).unwrap()).unwrap();
         let jws = out["signatures"][0].as_str().unwrap();
         let parts: Vec<&str> = jws.split('.').collect();

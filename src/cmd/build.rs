@@ -76,11 +76,8 @@ fn bundle(
     let Some(bundle) = super::push::build_bundle(ctx, project, &rev, None, key.as_ref())? else {
         return Ok(1);
     };
-    let out = if file.is_absolute() {
-        file.to_path_buf()
-    } else {
-        ctx.dir.join(file)
-    };
+    // an absolute `file` replaces the base
+    let out = ctx.dir.join(file);
     if out.is_dir() {
         return Err(Error::Usage(format!(
             "`{}` is a folder; `--bundle` takes a file name such as `bundle.tar.gz`",

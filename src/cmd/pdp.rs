@@ -36,8 +36,8 @@ pub fn run(ctx: &Context, args: PdpArgs) -> Result<u8, Error> {
 fn status(ctx: &Context, args: StatusArgs) -> Result<u8, Error> {
     let format = ctx.format(&[Format::Json])?;
     let project = Project::discover(&ctx.dir)?;
-    let env = super::push::environment(&project, &args.env)?;
-    let pdps = super::push::pdps(&project, &env)?;
+    let env = super::promote::environment(&project, &args.env)?;
+    let pdps = super::push::pdps(&project, env)?;
     let reports = crate::push::fan_out(
         &pdps,
         16,

@@ -2,11 +2,11 @@
 //! environment's PDPs, verified, with a per-PDP report. Also the pieces `build --bundle` and
 //! `pdp status` share: resolving an environment, its PDPs and secrets, and building a bundle.
 
+use super::promote::environment;
 use super::Context;
 use crate::bundle::{Bundle, Meta, SigningKey};
 use crate::cli::Format;
 use crate::config::Environment;
-use crate::diagnostics::did_you_mean;
 use crate::error::Error;
 use crate::project::{Project, Revision};
 use crate::push::{Outcome, Pdp, Report, Token};
@@ -43,7 +43,7 @@ pub fn run(ctx: &Context, args: PushArgs) -> Result<u8, Error> {
     let format = ctx.format(&[Format::Json])?;
     let project = Project::discover(&ctx.dir)?;
     let env = environment(&project, &args.env)?;
-    let pdps = pdps(&project, &env)?;
+    let pdps = pdps(&project, env)?;
     let key = signing_key(&project)?;
     let git_ref = args.r#ref.clone().unwrap_or_else(|| env.branch.clone());
     let Some(bundle) = build_bundle(
@@ -132,17 +132,16 @@ fn progress(ctx: &Context, format: Format, len: usize) -> Option<indicatif::Prog
 /// The report table (text) or document (JSON) on stdout. `target` is the revision pushed;
 /// without one (`pdp status`) a single revision column is shown.
 pub fn print_reports(format: Format, reports: &[Report], target: Option<&str>) {
-    let none = |r: &Option<String>| r.clone().map(|s| json!(s)).unwrap_or(json!(null));
     if format == Format::Json {
         let rows: Vec<_> = reports
             .iter()
             .map(|r| {
                 let mut row = json!({"pdp": r.pdp});
                 if target.is_some() {
-                    row["before"] = none(&r.before);
-                    row["after"] = none(&r.after);
+                    row["before"] = json!(r.before);
+                    row["after"] = json!(r.after);
                 } else {
-                    row["revision"] = none(&r.after);
+                    row["revision"] = json!(r.after);
                 }
                 row["millis"] = json!(r.elapsed.as_millis() as u64);
                 row["outcome"] = json!(r.outcome.word());
@@ -204,34 +203,6 @@ pub fn print_reports(format: Format, reports: &[Report], target: Option<&str>) {
     for r in &rows {
         line(&r.iter().map(String::as_str).collect::<Vec<_>>());
     }
-}
-
-/// The environment named `name`, or a usage error with did-you-mean.
-pub fn environment(project: &Project, name: &str) -> Result<Environment, Error> {
-    let envs = &project.config.environments;
-    if let Some(env) = envs.get(name) {
-        return Ok(env.clone());
-    }
-    let known: Vec<&str> = envs.keys().map(String::as_str).collect();
-    let message = format!("unknown environment `{name}`");
-    let help = did_you_mean(name, known.iter().copied()).or_else(|| {
-        if known.is_empty() {
-            Some("permit.yaml declares no `environments`".into())
-        } else {
-            Some(format!(
-                "permit.yaml declares {}",
-                known
-                    .iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        }
-    });
-    Err(match help {
-        Some(help) => Error::UsageHelp { message, help },
-        None => Error::Usage(message),
-    })
 }
 
 /// The PDPs of `env` with their tokens, or a usage error when there are none or a token's
@@ -375,16 +346,16 @@ fn worktree_revision(
             });
         }
     }
-    let mut all = Vec::new();
+    // hashed piece by piece: the data document can be tens of megabytes
+    let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
     for m in &compiled.modules {
-        all.extend_from_slice(m.path.as_bytes());
-        all.push(0);
-        all.extend_from_slice(m.text.as_bytes());
-        all.push(0);
+        for part in [m.path.as_bytes(), b"\0", m.text.as_bytes(), b"\0"] {
+            hash.update(part);
+        }
     }
-    all.extend_from_slice(compiled.data_json().as_bytes());
+    hash.update(compiled.data_json().as_bytes());
     Ok(format!(
         "content-{}",
-        &crate::bundle::sha256_hex(&all)[..16]
+        &crate::bundle::hex(hash.finish().as_ref())[..16]
     ))
 }

@@ -45,30 +45,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 pub fn push(dir: &Path, bundle: &Bundle) -> Attempt {
-    let fail = |before: Option<String>, e: PdpError| Attempt {
-        after: before.clone(),
-        before,
-        outcome: Outcome::Failed(e.message),
-    };
     if let Err(e) = std::fs::create_dir_all(dir) {
-        return fail(None, io("cannot create", dir, e));
+        return Attempt::failed(None, io("cannot create", dir, e));
     }
     let current = dir.join(CURRENT);
     let previous = match std::fs::read(&current) {
         Ok(b) => Some(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return fail(None, io("cannot read", &current, e)),
+        Err(e) => return Attempt::failed(None, io("cannot read", &current, e)),
     };
     let before = previous.as_deref().and_then(revision_of);
     let named = dir.join(format!("bundle-{}.tar.gz", bundle.sha256));
     if let Err(e) = write_atomic(&named, &bundle.bytes) {
-        return fail(before, io("cannot write", &named, e));
+        return Attempt::failed(before, io("cannot write", &named, e));
     }
     if let Err(e) = write_atomic(&current, &bundle.bytes) {
-        return fail(before, io("cannot write", &current, e));
+        return Attempt::failed(before, io("cannot write", &current, e));
     }
     match std::fs::read(&current) {
-        Ok(b) if sha256_hex(&b) == bundle.sha256 => {}
+        Ok(b) if b == bundle.bytes => {}
         other => {
             let e = match other {
                 Err(e) => io("cannot read back", &current, e),
@@ -81,20 +76,9 @@ pub fn push(dir: &Path, bundle: &Bundle) -> Attempt {
                 Some(p) => write_atomic(&current, p),
                 None => std::fs::remove_file(&current),
             };
-            return Attempt {
-                after: if restored.is_ok() {
-                    before.clone()
-                } else {
-                    None
-                },
-                before,
-                outcome: match restored {
-                    Ok(()) => Outcome::RolledBack(e.message),
-                    Err(r) => Outcome::Broken {
-                        error: e.message,
-                        restore: r.to_string(),
-                    },
-                },
+            return match restored {
+                Ok(()) => Attempt::rolled_back(before, e),
+                Err(r) => Attempt::broken(before, None, e, r.to_string()),
             };
         }
     }

@@ -178,6 +178,43 @@ pub struct Attempt {
     pub outcome: Outcome,
 }
 
+impl Attempt {
+    /// Failed before writing anything: the target still serves `before`.
+    pub fn failed(before: Option<String>, e: PdpError) -> Attempt {
+        Attempt {
+            after: before.clone(),
+            before,
+            outcome: Outcome::Failed(e.message),
+        }
+    }
+
+    /// Failed after writing; what the target served before was put back.
+    pub fn rolled_back(before: Option<String>, e: PdpError) -> Attempt {
+        Attempt {
+            after: before.clone(),
+            before,
+            outcome: Outcome::RolledBack(e.message),
+        }
+    }
+
+    /// Failed, and putting back what the target served failed too (`restore` says how).
+    pub fn broken(
+        before: Option<String>,
+        after: Option<String>,
+        e: PdpError,
+        restore: String,
+    ) -> Attempt {
+        Attempt {
+            before,
+            after,
+            outcome: Outcome::Broken {
+                error: e.message,
+                restore,
+            },
+        }
+    }
+}
+
 /// The revision `pdp` serves now.
 pub fn status(pdp: &Pdp) -> Result<Option<String>, PdpError> {
     let result = match &pdp.target {
@@ -202,11 +239,7 @@ pub fn push(pdp: &Pdp, bundle: &Bundle, dry_run: bool) -> Report {
                 after: before.clone(),
                 before,
             },
-            Err(e) => Attempt {
-                before: None,
-                after: None,
-                outcome: Outcome::Failed(e.message),
-            },
+            Err(e) => Attempt::failed(None, e),
         }
     } else {
         let a = match &pdp.target {

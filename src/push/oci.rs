@@ -219,17 +219,12 @@ const CONFIG: &[u8] = b"{}";
 
 /// Pushes `bundle` and moves the environment tag to it; on a failed check the tag goes back.
 pub fn push(c: &Client, r: &Reference, env_tag: &str, bundle: &Bundle) -> Attempt {
-    let fail = |before: Option<String>, e: PdpError| Attempt {
-        after: before.clone(),
-        before,
-        outcome: Outcome::Failed(e.message),
-    };
     if let Err(e) = ping(c, r) {
-        return fail(None, e);
+        return Attempt::failed(None, e);
     }
     let previous = match manifest(c, r, env_tag) {
         Ok(m) => m,
-        Err(e) => return fail(None, e),
+        Err(e) => return Attempt::failed(None, e),
     };
     let before = previous.as_deref().and_then(revision_of);
     let uploaded = upload(c, r, CONFIG).and_then(|config| {
@@ -238,17 +233,17 @@ pub fn push(c: &Client, r: &Reference, env_tag: &str, bundle: &Bundle) -> Attemp
     });
     let body = match uploaded {
         Ok(b) => b,
-        Err(e) => return fail(before, e),
+        Err(e) => return Attempt::failed(before, e),
     };
     if let Err(e) = put_manifest(c, r, &tag(&bundle.meta.revision), &body) {
-        return fail(before, e);
+        return Attempt::failed(before, e);
     }
     // the environment tag moves in one request: either it points at the new manifest or not
     if let Err(e) = put_manifest(c, r, env_tag, &body) {
-        return fail(before, e);
+        return Attempt::failed(before, e);
     }
     let check = manifest(c, r, env_tag).and_then(|m| match m {
-        Some(m) if sha256_hex(&m) == sha256_hex(&body) => Ok(revision_of(&m)),
+        Some(m) if m == body => Ok(revision_of(&m)),
         _ => Err(PdpError::new(format!(
             "the registry does not serve the pushed manifest under `{env_tag}`"
         ))),
@@ -260,30 +255,15 @@ pub fn push(c: &Client, r: &Reference, env_tag: &str, bundle: &Bundle) -> Attemp
             outcome: Outcome::Pushed,
         },
         Err(e) => match previous {
-            None => Attempt {
+            None => Attempt::broken(
                 before,
-                after: None,
-                outcome: Outcome::Broken {
-                    error: e.message,
-                    restore: format!(
-                        "there was no `{env_tag}` tag before, and registries cannot untag"
-                    ),
-                },
-            },
+                None,
+                e,
+                format!("there was no `{env_tag}` tag before, and registries cannot untag"),
+            ),
             Some(prev) => match put_manifest(c, r, env_tag, &prev) {
-                Ok(()) => Attempt {
-                    after: before.clone(),
-                    before,
-                    outcome: Outcome::RolledBack(e.message),
-                },
-                Err(r) => Attempt {
-                    before,
-                    after: None,
-                    outcome: Outcome::Broken {
-                        error: e.message,
-                        restore: r.message,
-                    },
-                },
+                Ok(()) => Attempt::rolled_back(before, e),
+                Err(r) => Attempt::broken(before, None, e, r.message),
             },
         },
     }

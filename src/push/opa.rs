@@ -45,6 +45,20 @@ fn failure(what: &str, url: &str, r: &Reply) -> PdpError {
     }
 }
 
+/// `r` when it is a success, else why `what` failed.
+fn ok(r: Reply, what: &str, url: &str) -> Result<Reply, PdpError> {
+    if r.ok() {
+        Ok(r)
+    } else {
+        Err(failure(what, url, &r))
+    }
+}
+
+fn json(r: &Reply, url: &str) -> Result<Value, PdpError> {
+    serde_json::from_slice(&r.body)
+        .map_err(|e| PdpError::new(format!("{url} did not answer JSON: {e}")))
+}
+
 /// `{"result": ...}` answers; `result` is absent when the document is undefined.
 #[derive(serde::Deserialize)]
 struct Answer {
@@ -52,10 +66,7 @@ struct Answer {
 }
 
 fn get_result(c: &Client, url: &str) -> Result<Option<Box<RawValue>>, PdpError> {
-    let r = c.send("GET", url, &[], &[])?;
-    if !r.ok() {
-        return Err(failure("reading", url, &r));
-    }
+    let r = ok(c.send("GET", url, &[], &[])?, "reading", url)?;
     serde_json::from_slice::<Answer>(&r.body)
         .map(|a| a.result)
         .map_err(|e| PdpError::new(format!("{url} did not answer JSON: {e}")))
@@ -63,12 +74,7 @@ fn get_result(c: &Client, url: &str) -> Result<Option<Box<RawValue>>, PdpError> 
 
 fn health(c: &Client, base: &str) -> Result<(), PdpError> {
     let url = format!("{base}/health");
-    let r = c.send("GET", &url, &[], &[])?;
-    if r.ok() {
-        Ok(())
-    } else {
-        Err(failure("health check", &url, &r))
-    }
+    ok(c.send("GET", &url, &[], &[])?, "health check", &url).map(drop)
 }
 
 /// The revision the PDP serves (`data.permit.bundle.revision`), after checking `/health`.
@@ -103,23 +109,15 @@ fn decides(c: &Client, base: &str) -> Result<bool, PdpError> {
         &[("Content-Type", "application/json")],
         br#"{"input":{}}"#,
     )?;
-    if !r.ok() {
-        return Err(failure("a test decision", &url, &r));
-    }
-    let v: Value = serde_json::from_slice(&r.body)
-        .map_err(|e| PdpError::new(format!("{url} did not answer JSON: {e}")))?;
+    let v = json(&ok(r, "a test decision", &url)?, &url)?;
     Ok(v.get("result").is_some_and(Value::is_boolean))
 }
 
 /// The `permit/` policies on the PDP with their text (one `GET /v1/policies`).
 fn listed_policies(c: &Client, base: &str) -> Result<BTreeMap<String, String>, PdpError> {
     let url = format!("{base}/v1/policies");
-    let r = c.send("GET", &url, &[], &[])?;
-    if !r.ok() {
-        return Err(failure("listing policies", &url, &r));
-    }
-    let v: Value = serde_json::from_slice(&r.body)
-        .map_err(|e| PdpError::new(format!("{url} did not answer JSON: {e}")))?;
+    let r = ok(c.send("GET", &url, &[], &[])?, "listing policies", &url)?;
+    let v = json(&r, &url)?;
     Ok(v["result"]
         .as_array()
         .into_iter()
@@ -141,11 +139,7 @@ fn policy(c: &Client, base: &str, id: &str) -> Result<Option<String>, PdpError> 
     if r.status == 404 {
         return Ok(None);
     }
-    if !r.ok() {
-        return Err(failure(&format!("reading policy `{id}`"), &url, &r));
-    }
-    let v: Value = serde_json::from_slice(&r.body)
-        .map_err(|e| PdpError::new(format!("{url} did not answer JSON: {e}")))?;
+    let v = json(&ok(r, &format!("reading policy `{id}`"), &url)?, &url)?;
     Ok(v["result"]["raw"].as_str().map(str::to_string))
 }
 
@@ -157,11 +151,7 @@ fn put_policy(c: &Client, base: &str, id: &str, text: &str) -> Result<(), PdpErr
         &[("Content-Type", "text/plain")],
         text.as_bytes(),
     )?;
-    if r.ok() {
-        Ok(())
-    } else {
-        Err(failure(&format!("writing policy `{id}`"), &url, &r))
-    }
+    ok(r, &format!("writing policy `{id}`"), &url).map(drop)
 }
 
 fn delete_policy(c: &Client, base: &str, id: &str) -> Result<(), PdpError> {
@@ -211,11 +201,7 @@ fn patch_data(c: &Client, base: &str, data: &[(String, &str)]) -> Result<(), Pdp
         &[("Content-Type", "application/json-patch+json")],
         body.as_bytes(),
     )?;
-    if r.ok() {
-        Ok(())
-    } else {
-        Err(failure(&format!("writing `data.{ROOT}`"), &url, &r))
-    }
+    ok(r, &format!("writing `data.{ROOT}`"), &url).map(drop)
 }
 
 /// What the PDP served before, for everything the push changes.
@@ -335,25 +321,20 @@ fn plan<'a>(
 
 /// Pushes `bundle`; see the module comment for the steps.
 pub fn push(c: &Client, base: &str, bundle: &Bundle) -> Attempt {
-    let fail = |before: Option<String>, e: PdpError| Attempt {
-        after: before.clone(),
-        before,
-        outcome: Outcome::Failed(e.message),
-    };
     // no separate `/health` round trip: reading the marker shows the PDP answers, and every
     // request costs OPA CPU that a fleet on shared hosts pays twenty times over
     let old_marker = match marker(c, base) {
         Ok(m) => m,
-        Err(e) => return fail(None, e),
+        Err(e) => return Attempt::failed(None, e),
     };
     let before = revision_of(old_marker.as_ref());
     let data = match bundle_data(bundle) {
         Ok(d) => d,
-        Err(e) => return fail(before, e),
+        Err(e) => return Attempt::failed(before, e),
     };
     let (plan, snap) = match plan(c, base, bundle, &data, old_marker.as_ref()) {
         Ok(p) => p,
-        Err(e) => return fail(before, e),
+        Err(e) => return Attempt::failed(before, e),
     };
     let mut written = false;
     let applied = (|| -> Result<(), PdpError> {
@@ -401,37 +382,22 @@ pub fn push(c: &Client, base: &str, bundle: &Bundle) -> Attempt {
             after,
             outcome: Outcome::Pushed,
         },
-        Err(e) if !written => fail(before, e),
+        Err(e) if !written => Attempt::failed(before, e),
         Err(e) => match restore(c, base, &snap) {
+            Err(r) => Attempt::broken(before, None, e, r.message),
             Ok(()) => {
                 let after = marker(c, base).ok().and_then(|m| revision_of(m.as_ref()));
                 if after == before {
-                    Attempt {
-                        before,
-                        after,
-                        outcome: Outcome::RolledBack(e.message),
-                    }
+                    Attempt::rolled_back(before, e)
                 } else {
-                    Attempt {
+                    Attempt::broken(
                         before,
                         after,
-                        outcome: Outcome::Broken {
-                            error: e.message,
-                            restore:
-                                "the PDP does not report the previous revision after restoring"
-                                    .into(),
-                        },
-                    }
+                        e,
+                        "the PDP does not report the previous revision after restoring".into(),
+                    )
                 }
             }
-            Err(r) => Attempt {
-                before,
-                after: None,
-                outcome: Outcome::Broken {
-                    error: e.message,
-                    restore: r.message,
-                },
-            },
         },
     }
 }

@@ -31,26 +31,48 @@ pub fn opa() -> Option<PathBuf> {
     if let Some(home) = std::env::var_os("HOME") {
         candidates.push(PathBuf::from(home).join(".cache/opa/opa"));
     }
-    for c in candidates {
-        let ok = Command::new(&c)
-            .arg("version")
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if ok {
-            return Some(c);
-        }
+    if let Some(found) = first_that_runs(candidates, "version") {
+        return Some(found);
     }
-    let required = std::env::var("PERMIT_REQUIRE_OPA").is_ok_and(|v| v == "1")
-        || std::env::var_os("CI").is_some();
     assert!(
-        !required,
+        !required(),
         "real OPA is required (PERMIT_REQUIRE_OPA/CI) but none runs: run scripts/provision-opa.sh"
     );
     eprintln!(
         "\n**** SKIPPED: no real OPA found; run scripts/provision-opa.sh or set PERMIT_OPA ****\n"
     );
     None
+}
+
+/// The first of `candidates` that runs `candidate arg` successfully.
+fn first_that_runs(candidates: Vec<PathBuf>, arg: &str) -> Option<PathBuf> {
+    candidates.into_iter().find(|c| {
+        Command::new(c)
+            .arg(arg)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// Whether a missing external tool fails the test (`PERMIT_REQUIRE_OPA=1` or `CI`).
+fn required() -> bool {
+    std::env::var("PERMIT_REQUIRE_OPA").is_ok_and(|v| v == "1") || std::env::var_os("CI").is_some()
+}
+
+/// Polls `GET path` on 127.0.0.1:`port` until it answers 200; false when `server` exits first
+/// or after 20 s.
+fn ready(server: &mut std::process::Child, port: u16, path: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if server.try_wait().is_ok_and(|s| s.is_some()) {
+            return false;
+        }
+        if let Ok((200, _)) = http(port, "GET", path, None) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
 }
 
 /// Evaluates many queries on real OPA in one `opa eval`, returning each `data.permit.root`
@@ -180,30 +202,45 @@ pub struct OpaServer {
 impl OpaServer {
     /// Starts `opa run --server` with `paths` loaded and waits until `/health` answers.
     pub fn start(opa: &std::path::Path, paths: &[&std::path::Path]) -> OpaServer {
+        OpaServer::try_start(opa, paths).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like `start`, but when OPA exits before it answers (a bundle that fails verification
+    /// stops it at start), `Err` with what it printed.
+    pub fn try_start(
+        opa: &std::path::Path,
+        args: &[&std::path::Path],
+    ) -> Result<OpaServer, String> {
+        use std::io::{Read, Seek};
         let port = free_port();
-        let mut cmd = Command::new(opa);
-        cmd.args([
-            "run",
-            "--server",
-            "--disable-telemetry",
-            "--log-level",
-            "error",
-            "--addr",
-        ])
-        .arg(format!("127.0.0.1:{port}"))
-        .args(paths)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-        let child = cmd.spawn().expect("start opa");
-        let server = OpaServer { child, port };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::time::Instant::now() < deadline {
-            if let Ok((200, _)) = server.request("GET", "/health", None) {
-                return server;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
+        // a file, not a pipe, so a server that logs for long never blocks on it; OPA prints why it
+        // stopped to stdout
+        let mut log = tempfile::tempfile().unwrap();
+        let child = Command::new(opa)
+            .args([
+                "run",
+                "--server",
+                "--disable-telemetry",
+                "--log-level",
+                "error",
+                "--addr",
+            ])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(args)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log.try_clone().unwrap())
+            .spawn()
+            .expect("start opa");
+        let mut server = OpaServer { child, port };
+        if ready(&mut server.child, port, "/health") {
+            return Ok(server);
         }
-        panic!("opa server did not become healthy on port {port}");
+        let mut out = String::new();
+        log.rewind().unwrap();
+        let _ = log.read_to_string(&mut out);
+        Err(format!(
+            "opa server did not become healthy on port {port}: {out}"
+        ))
     }
 
     /// A plain HTTP/1.1 request; returns the status and body.
@@ -213,23 +250,7 @@ impl OpaServer {
         path: &str,
         body: Option<&str>,
     ) -> std::io::Result<(u16, String)> {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port))?;
-        let body = body.unwrap_or("");
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )?;
-        let mut out = String::new();
-        s.read_to_string(&mut out)?;
-        let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-        let body = out
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        // OPA answers small bodies unchunked with Connection: close
-        Ok((status, body))
+        http(self.port, method, path, body)
     }
 
     /// `POST /v1/data/permit/root` with `input`: the decision document.
@@ -272,20 +293,11 @@ pub fn docker_registry() -> Option<PathBuf> {
     }
     candidates.push(PathBuf::from("docker-registry"));
     candidates.push(PathBuf::from("/usr/bin/docker-registry"));
-    for c in candidates {
-        let ok = Command::new(&c)
-            .arg("--version")
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if ok {
-            return Some(c);
-        }
+    if let Some(found) = first_that_runs(candidates, "--version") {
+        return Some(found);
     }
-    let required = std::env::var("PERMIT_REQUIRE_OPA").is_ok_and(|v| v == "1")
-        || std::env::var_os("CI").is_some();
     assert!(
-        !required,
+        !required(),
         "an OCI registry is required (PERMIT_REQUIRE_OPA/CI) but `docker-registry` is missing: apt-get install -y docker-registry"
     );
     eprintln!("\n**** SKIPPED: no `docker-registry`; apt-get install -y docker-registry ****\n");
@@ -319,19 +331,16 @@ impl Registry {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start docker-registry");
-        let reg = Registry {
+        let mut reg = Registry {
             child,
             port,
             _dir: dir,
         };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::time::Instant::now() < deadline {
-            if let Ok((200, _)) = http(port, "GET", "/v2/", None) {
-                return reg;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("docker-registry did not answer on port {port}");
+        assert!(
+            ready(&mut reg.child, port, "/v2/"),
+            "docker-registry did not answer on port {port}"
+        );
+        reg
     }
 }
 
@@ -392,37 +401,16 @@ fn dechunk(mut rest: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Runs git in `dir`, panicking on failure; returns stdout.
-pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+/// `permit init` in a fresh git repository, committed on `main`; returns the repository, its
+/// folder and the commit.
+pub fn init_repo() -> (git::Repo, PathBuf, String) {
+    let repo = git::Repo::init_demo();
+    let dir = repo.root().to_path_buf();
+    let sha = repo.sha("HEAD");
+    (repo, dir, sha)
 }
 
-/// `permit init` in a fresh git repository, committed on `main`; returns the temp folder,
-/// the project path and the commit.
-pub fn init_repo() -> (tempfile::TempDir, PathBuf, String) {
-    let tmp = init_demo();
-    let dir = tmp.path().join("demo");
-    git(&dir, &["init", "-q", "-b", "main"]);
-    git(&dir, &["add", "-A"]);
-    git(&dir, &["commit", "-qm", "initial"]);
-    let sha = git(&dir, &["rev-parse", "HEAD"]);
-    (tmp, dir, sha)
+/// `name` in the temp folder holding `repo` (outside the repository).
+pub fn beside(repo: &git::Repo, name: &str) -> PathBuf {
+    repo.root().parent().unwrap().join(name)
 }
