@@ -288,13 +288,13 @@ fn detached_heads_and_shallow_clones_work_in_ci() {
     let tmp = tempfile::tempdir().unwrap();
     let clone = tmp.path().join("clone");
     let url = format!("file://{}", repo.root().display());
-    support::git(
+    support::git::git(
         tmp.path(),
         &[
             "clone", "-q", "--depth", "1", "--branch", "feature", &url, "clone",
         ],
     );
-    support::git(&clone, &["checkout", "-q", "--detach"]);
+    support::git::git(&clone, &["checkout", "-q", "--detach"]);
     let run = |args: &[&str]| {
         assert_cmd::cargo::cargo_bin_cmd!("permit")
             .current_dir(&clone)
@@ -308,7 +308,7 @@ fn detached_heads_and_shallow_clones_work_in_ci() {
     assert!(err.contains("shallow clone"), "{err}");
     assert!(err.contains("fetch-depth: 0"), "{err}");
 
-    support::git(
+    support::git::git(
         &clone,
         &[
             "fetch",

@@ -334,12 +334,12 @@ fn remote_pushes_the_branch_and_the_audit_tag() {
     let repo = with_envs();
     let tmp = tempfile::tempdir().unwrap();
     let bare = tmp.path().join("origin.git");
-    support::git(tmp.path(), &["init", "-q", "--bare", "origin.git"]);
+    support::git::git(tmp.path(), &["init", "-q", "--bare", "origin.git"]);
     repo.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
     let out = repo.permit(&["promote", "dev", "staging", "--remote", "origin"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
-        support::git(&bare, &["rev-parse", "env/staging"]),
+        support::git::git(&bare, &["rev-parse", "env/staging"]),
         repo.sha("main")
     );
 }

@@ -1,6 +1,7 @@
 //! Throwaway git repositories holding a `permit init` project, driven with the system `git`.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// A temp repository whose root is a fresh `permit init` project, committed on `main`.
 pub struct Repo {
@@ -8,15 +9,49 @@ pub struct Repo {
     pub dir: PathBuf,
 }
 
+/// Runs git in `dir` and returns its stdout; panics on failure.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=Tess Ter",
+            "-c",
+            "user.email=tess@example.com",
+        ])
+        .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 impl Repo {
     pub fn init_demo() -> Repo {
-        let (tmp, dir, _) = super::init_repo();
-        Repo { _tmp: tmp, dir }
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("demo");
+        let out = assert_cmd::cargo::cargo_bin_cmd!("permit")
+            .arg("init")
+            .arg(&dir)
+            .arg("-q")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "permit init failed: {out:?}");
+        let repo = Repo { _tmp: tmp, dir };
+        repo.git(&["checkout", "-q", "-B", "main"]);
+        repo.commit_all("init");
+        repo
     }
 
     /// Runs git in the repository and returns its stdout; panics on failure.
     pub fn git(&self, args: &[&str]) -> String {
-        super::git(&self.dir, args)
+        git(&self.dir, args)
     }
 
     pub fn commit_all(&self, message: &str) -> String {
