@@ -41,12 +41,28 @@ impl Default for BundleConfig {
     }
 }
 
+/// Where guard files come from (SPEC section 6).
+#[derive(Clone, Debug, PartialEq)]
+pub enum GuardSource {
+    /// A folder or file, relative to the project root; may be outside the repository.
+    /// `required` is false only for the default `guards` folder, which may be absent.
+    Path { path: Name, required: bool },
+    /// A folder (or file) of another git repository at a ref: a local path or a URL.
+    Git {
+        repo: Name,
+        rev: String,
+        path: String,
+    },
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
+    /// The project's name, which guard scopes match (default: the project folder's name).
+    pub name: Option<String>,
     pub policy: String,
     pub custom: String,
     pub tests: String,
-    pub guards: Vec<String>,
+    pub guards: Vec<GuardSource>,
     pub environments: BTreeMap<String, Environment>,
     pub pdps: BTreeMap<String, Vec<Pdp>>,
     pub bundle: BundleConfig,
@@ -55,10 +71,17 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            name: None,
             policy: "policy".into(),
             custom: "custom".into(),
             tests: "tests".into(),
-            guards: vec!["guards".into()],
+            guards: vec![GuardSource::Path {
+                path: Name {
+                    text: "guards".into(),
+                    span: crate::source::Span::default(),
+                },
+                required: false,
+            }],
             environments: BTreeMap::new(),
             pdps: BTreeMap::new(),
             bundle: BundleConfig::default(),
@@ -67,6 +90,7 @@ impl Default for Config {
 }
 
 const TOP: &[&str] = &[
+    "name",
     "policy",
     "custom",
     "tests",
@@ -75,6 +99,51 @@ const TOP: &[&str] = &[
     "pdps",
     "bundle",
 ];
+
+/// `guards:`: a list of paths and `{git, ref, path}` maps (a single path is a list of one).
+fn guard_sources(r: &mut Reader<'_>, node: &yaml::Node) -> Vec<GuardSource> {
+    let items: Vec<&yaml::Node> = match &node.kind {
+        yaml::Kind::Seq(items) => items.iter().collect(),
+        _ if node.is_null() => Vec::new(),
+        _ => vec![node],
+    };
+    let mut out = Vec::new();
+    for item in items {
+        if let yaml::Kind::Map(_) = item.kind {
+            let Some(f) = r.fields(item, "a guard source", &["git", "ref", "path"]) else {
+                continue;
+            };
+            let Some(repo) = f.get("git").and_then(|g| r.string(g, "`git`")) else {
+                if f.get("git").is_none() {
+                    r.report(
+                        Diagnostic::error(
+                            "config::missing-field",
+                            "a guard source map needs `git` (a repository path or URL)",
+                        )
+                        .at(item.span)
+                        .help("`{git: ../org-policies, ref: main, path: guards}`, or a plain folder path"),
+                    );
+                }
+                continue;
+            };
+            out.push(GuardSource::Git {
+                repo,
+                rev: r
+                    .opt_string(&f, "ref", "a guard source")
+                    .unwrap_or_else(|| "HEAD".into()),
+                path: r
+                    .opt_string(&f, "path", "a guard source")
+                    .unwrap_or_default(),
+            });
+        } else if let Some(path) = r.string(item, "a guard source (a path or `{git, ref, path}`)") {
+            out.push(GuardSource::Path {
+                path,
+                required: true,
+            });
+        }
+    }
+    out
+}
 
 /// Parses `permit.yaml`. Any error makes the whole config unusable (exit 2).
 pub fn parse(text: &str, file: FileId) -> Result<Config, Diagnostics> {
@@ -101,8 +170,11 @@ pub fn parse(text: &str, file: FileId) -> Result<Config, Diagnostics> {
                     }
                 }
             }
+            if let Some(n) = top.get("name") {
+                c.name = r.name(n, "the project's `name`").map(|n| n.text);
+            }
             if let Some(n) = top.get("guards") {
-                c.guards = r.names(n, "`guards`").into_iter().map(|n| n.text).collect();
+                c.guards = guard_sources(&mut r, n);
             }
             if let Some(n) = top.get("environments") {
                 for (key, v) in r.entries(n, "`environments`") {

@@ -152,6 +152,22 @@ impl Project {
         ))
     }
 
+    /// One file (path relative to the root) from the revision this project was opened at;
+    /// `None` when it does not exist there.
+    pub fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, Error> {
+        match &self.revision {
+            Revision::WorkTree => {
+                let path = self.root.join(rel);
+                match std::fs::read(&path) {
+                    Ok(bytes) => Ok(Some(bytes)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(Error::io(&path, e)),
+                }
+            }
+            Revision::Ref(r) => crate::git::Repo::open(&self.root)?.read(r, rel),
+        }
+    }
+
     /// A path as shown to the user: relative to the project root, with `/` separators.
     pub fn display(&self, path: &Path) -> String {
         let rel = path.strip_prefix(&self.root).unwrap_or(path);

@@ -7,6 +7,9 @@ use support::git::{stderr, stdout, Repo};
 /// A feature branch that gives `viewer` `document:delete`.
 fn widened() -> Repo {
     let repo = Repo::init_demo();
+    // the scaffold's guard forbids exactly this widening (tests/guards.rs covers that)
+    repo.git(&["rm", "-q", "guards/viewers.yaml"]);
+    repo.commit_all("no guards here");
     repo.git(&["checkout", "-q", "-b", "feature"]);
     repo.edit(
         "policy/roles.yaml",

@@ -20,7 +20,12 @@ pub struct CheckArgs {
 pub fn run(ctx: &Context, args: CheckArgs) -> Result<u8, Error> {
     let format = ctx.format(&[Format::Json, Format::Github])?;
     let mut project = Project::discover(&ctx.dir)?;
-    let checked = project.check()?;
+    let mut checked = project.check()?;
+    let model = (!checked.diags.has_errors()).then_some(&checked.model);
+    let environment = crate::guard::current_environment(&project);
+    let guards = crate::guard::check(&mut project, model, environment.as_deref())?;
+    checked.diags.extend(guards.diags.clone());
+    checked.diags.sort();
     let failed = checked.diags.has_errors() || (args.strict && !checked.diags.items.is_empty());
     match format {
         Format::Json => print_json(&checked.diags, &project.sources, failed),
@@ -36,15 +41,32 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<u8, Error> {
             super::print_diagnostics(ctx, &checked.diags, &project.sources);
             let (e, w) = (checked.diags.error_count(), checked.diags.warning_count());
             if failed {
+                let violated = checked
+                    .diags
+                    .items
+                    .iter()
+                    .filter(|d| d.code == "guard::violated")
+                    .count();
+                let e = e - violated;
+                let guard_note = if violated > 0 {
+                    format!("; {violated} guard violation{}", plural(violated))
+                } else {
+                    String::new()
+                };
                 eprintln!(
-                    "error: the model has {e} error{} and {w} warning{}",
+                    "error: the model has {e} error{} and {w} warning{}{guard_note}",
                     plural(e),
                     plural(w)
                 );
             } else if !ctx.quiet {
                 let m = &checked.model;
+                let guard_note = if guards.rules > 0 {
+                    format!(", {} guard rule{}", guards.rules, plural(guards.rules))
+                } else {
+                    String::new()
+                };
                 println!(
-                    "ok: {} file{}, {} resources, {} roles, {} users, {} instances ({w} warning{})",
+                    "ok: {} file{}, {} resources, {} roles, {} users, {} instances{guard_note} ({w} warning{})",
                     checked.files,
                     plural(checked.files),
                     m.resources.len(),

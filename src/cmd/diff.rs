@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, args: DiffArgs) -> Result<u8, Error> {
         let h = load(&found, &head, args.rego);
         (b.join(), h)
     });
-    let (b, h) = match loaded {
+    let (mut b, mut h) = match loaded {
         (Ok(b), h) => (b?, h?),
         (Err(_), _) => return Err(Error::Internal("loading the base side panicked".into())),
     };
@@ -69,7 +69,23 @@ pub fn run(ctx: &Context, args: DiffArgs) -> Result<u8, Error> {
     if broken {
         return Ok(1);
     }
-    let d = diff::diff(&side(&base, &b), &side(&head, &h), now);
+    let mut d = diff::diff(&side(&base, &b), &side(&head, &h), now);
+    let envs = side_environments(&found, &args);
+    let gb = crate::guard::check(
+        &mut b.project,
+        Some(&b.built.checked.model),
+        envs.0.as_deref(),
+    )?;
+    let gh = crate::guard::check(
+        &mut h.project,
+        Some(&h.built.checked.model),
+        envs.1.as_deref(),
+    )?;
+    let base_keys = violations(&gb, &b.project)
+        .into_iter()
+        .map(|(k, _, _)| k)
+        .collect();
+    d.add_guards(&base_keys, violations(&gh, &h.project));
     let text = match format {
         Format::Json => diff::render::json(&d),
         Format::Markdown => diff::render::markdown(&d),
@@ -81,11 +97,70 @@ pub fn run(ctx: &Context, args: DiffArgs) -> Result<u8, Error> {
             println!();
         }
     }
+    if gh.failed() {
+        super::print_errors(ctx, &gh.diags, &h.project.sources);
+        eprintln!(
+            "error: {} breaks the guards ({})",
+            head.0.label,
+            gh.summary()
+        );
+        return Ok(1);
+    }
     if args.fail_on == Some(FailOn::Widen) && d.summary.widens {
         eprintln!("error: the change widens permissions (--fail-on widen)");
         return Ok(1);
     }
     Ok(0)
+}
+
+/// Guard violations as `(key, message, guard file:line)`; the key leaves out line numbers so
+/// the same violation matches on both sides of a change.
+fn violations(report: &crate::guard::Report, project: &Project) -> Vec<(String, String, String)> {
+    let lines = regex::Regex::new(r" at [^ ,]+:\d+").ok();
+    report
+        .errors()
+        .filter(|d| d.code == "guard::violated")
+        .map(|d| {
+            let key = match &lines {
+                Some(re) => re.replace_all(&d.message, "").into_owned(),
+                None => d.message.clone(),
+            };
+            let at = d
+                .span
+                .map(|s| project.sources.origin(s))
+                .unwrap_or_default();
+            (
+                key,
+                d.message.trim_start_matches("guard violated: ").to_string(),
+                at,
+            )
+        })
+        .collect()
+}
+
+/// The environments whose guards bind each side: named with `--env`, else the environment
+/// whose branch a ref names, else (working tree) the checked-out branch's.
+fn side_environments(found: &Project, args: &DiffArgs) -> (Option<String>, Option<String>) {
+    if let [b, h] = args.envs.as_slice() {
+        return (Some(b.clone()), Some(h.clone()));
+    }
+    let of_branch = |r: &str| {
+        found
+            .config
+            .environments
+            .iter()
+            .find(|(_, e)| e.branch == r)
+            .map(|(k, _)| k.clone())
+    };
+    let base = args
+        .base
+        .as_deref()
+        .map_or_else(|| crate::guard::current_environment(found), of_branch);
+    let head = args
+        .head
+        .as_deref()
+        .map_or_else(|| crate::guard::current_environment(found), of_branch);
+    (base, head)
 }
 
 fn side<'a>(s: &(SideInfo, Revision), l: &'a Loaded) -> Side<'a> {

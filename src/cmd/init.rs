@@ -42,6 +42,10 @@ pub fn scaffold() -> Vec<(&'static str, String)> {
             include_str!("init/directory.yaml").to_string(),
         ),
         (
+            "guards/viewers.yaml",
+            include_str!("init/guards.yaml").to_string(),
+        ),
+        (
             "custom/custom.rego",
             include_str!("init/custom.rego").to_string(),
         ),

@@ -146,6 +146,7 @@ pub fn run(ctx: &Context, args: PromoteArgs) -> Result<u8, Error> {
         return Ok(1);
     };
     let gate = super::test::gate(&mut project, compiled)?;
+    let guards = crate::guard::check(&mut project, Some(&built.checked.model), Some(&args.to))?;
     let mut base = found.at(&Revision::Ref(to_sha.clone()))?;
     let base_checked = base.check()?;
     let permission_diff = (!base_checked.diags.has_errors()).then(|| {
@@ -192,6 +193,7 @@ pub fn run(ctx: &Context, args: PromoteArgs) -> Result<u8, Error> {
             ),
         }
         println!("tests: {}", gate.summary());
+        println!("guards: {}", guards.summary());
     }
     if !gate.failed.is_empty() {
         for f in gate.failed.iter().take(50) {
@@ -200,6 +202,16 @@ pub fn run(ctx: &Context, args: PromoteArgs) -> Result<u8, Error> {
         eprintln!(
             "error: promotion stopped: tests failed at `{}`; nothing was changed",
             args.from
+        );
+        return Ok(1);
+    }
+    if guards.failed() {
+        super::print_errors(ctx, &guards.diags, &project.sources);
+        eprintln!(
+            "error: promotion stopped: the guards of `{}` do not hold at `{}` ({}); nothing was changed",
+            args.to,
+            args.from,
+            guards.summary()
         );
         return Ok(1);
     }
@@ -236,7 +248,7 @@ pub fn run(ctx: &Context, args: PromoteArgs) -> Result<u8, Error> {
         (Some(_), true) => "yes".to_string(),
     };
     let audit = format!(
-        "permit promote {from} -> {to}\n\nfrom: {from} ({fb}) at {from_sha}\nto: {to} ({to_branch}) {to_sha} -> {candidate}\nmode: {mode}\nby: {who}\nat: {at}\ntests: {tests}\nguards: none configured\nwidens: {widening_note}\n",
+        "permit promote {from} -> {to}\n\nfrom: {from} ({fb}) at {from_sha}\nto: {to} ({to_branch}) {to_sha} -> {candidate}\nmode: {mode}\nby: {who}\nat: {at}\ntests: {tests}\nguards: {guards}\nwidens: {widening_note}\n",
         from = args.from,
         fb = from_env.branch,
         to = args.to,
@@ -245,6 +257,7 @@ pub fn run(ctx: &Context, args: PromoteArgs) -> Result<u8, Error> {
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
         tests = gate.summary(),
+        guards = guards.summary(),
     );
     repo.tag(&tag, &candidate, &audit)?;
     let undo_tag = || {

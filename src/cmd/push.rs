@@ -310,6 +310,18 @@ pub fn build_bundle(
         );
         return Ok(None);
     };
+    // Delivering to an environment: its guards must hold (a plain `build --bundle` is not gated).
+    if let Some(env) = environment {
+        let guards = crate::guard::check(&mut at, Some(&built.checked.model), Some(env))?;
+        super::print_errors(ctx, &guards.diags, &at.sources);
+        if guards.failed() {
+            eprintln!(
+                "error: no bundle for `{env}`: guards: {}; nothing was pushed",
+                guards.summary()
+            );
+            return Ok(None);
+        }
+    }
     let (revision, source) = match rev {
         Revision::Ref(r) => (crate::git::Repo::open(&project.root)?.sha(r)?, r.clone()),
         Revision::WorkTree => (

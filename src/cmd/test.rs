@@ -61,6 +61,9 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<u8, Error> {
     let Some((compiled, model)) = super::compiled(ctx, &mut project)? else {
         return Ok(1);
     };
+    let environment = crate::guard::current_environment(&project);
+    let guards = crate::guard::check(&mut project, Some(&model), environment.as_deref())?;
+    print_test_diagnostics(ctx, &guards.diags, &project.sources);
     let mut found = discover(&mut project, &args.paths)?;
     warn_unknowns(&model, &found.cases, &mut found.diags);
     if let Some(re) = &filter {
@@ -225,8 +228,16 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<u8, Error> {
         }
         _ => false,
     };
-    let failed =
-        report.failed() > 0 || !disagreements.is_empty() || found.diags.has_errors() || below;
+    if guards.failed() {
+        eprintln!("error: guards: {}", guards.summary());
+    } else if guards.rules > 0 && !ctx.quiet {
+        eprintln!("guards: {}", guards.summary());
+    }
+    let failed = report.failed() > 0
+        || !disagreements.is_empty()
+        || found.diags.has_errors()
+        || below
+        || guards.failed();
     Ok(u8::from(failed))
 }
 

@@ -6,6 +6,7 @@
 //!
 //! Pure: both sides arrive loaded and validated; nothing here reads files or git.
 
+pub mod escalation;
 mod model;
 mod rego;
 pub mod render;
@@ -123,6 +124,8 @@ pub struct Diff {
     pub model: Vec<ModelChange>,
     pub roles: Vec<RoleChange>,
     pub users: Vec<UserChange>,
+    /// What a reviewer should look at first (see [`escalation`]).
+    pub escalations: Vec<escalation::Escalation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rego: Option<String>,
 }
@@ -136,6 +139,9 @@ pub struct Summary {
     pub users_narrowed: usize,
     /// True when any permission widens (what `--fail-on widen` gates on).
     pub widens: bool,
+    pub escalations: usize,
+    /// Violations of the head side's guards (set by the command, which loads them).
+    pub guard_violations: usize,
 }
 
 /// Compares `base` with `head` at instant `now` (expiry is judged then).
@@ -161,6 +167,11 @@ pub fn diff(base: &Side, head: &Side, now: i64) -> Diff {
         (Some(b), Some(h)) => Some(rego::unified(b, h, &base.info.label, &head.info.label)),
         _ => None,
     };
+    let escalations = if model.is_empty() {
+        Vec::new()
+    } else {
+        escalation::find(base, head, &roles, now)
+    };
     let roles_widened = roles.iter().filter(|r| r.effect == Effect::Widens).count();
     let users_widened = users.iter().filter(|u| u.effect == Effect::Widens).count();
     let summary = Summary {
@@ -170,6 +181,8 @@ pub fn diff(base: &Side, head: &Side, now: i64) -> Diff {
         users_widened,
         users_narrowed: users.len() - users_widened,
         widens: roles_widened + users_widened > 0,
+        escalations: escalations.len(),
+        guard_violations: 0,
     };
     Diff {
         base: base.info.clone(),
@@ -178,7 +191,31 @@ pub fn diff(base: &Side, head: &Side, now: i64) -> Diff {
         model,
         roles,
         users,
+        escalations,
         rego,
+    }
+}
+
+impl Diff {
+    /// Records the head side's guard violations; those the base side did not have are new
+    /// paths to a protected permission, so escalations too.
+    /// Each violation is `(key, text, at)`; `key` identifies it across sides (no line numbers).
+    pub fn add_guards(
+        &mut self,
+        base: &std::collections::HashSet<String>,
+        head: Vec<(String, String, String)>,
+    ) {
+        self.summary.guard_violations = head.len();
+        for (key, text, at) in head {
+            if !base.contains(&key) {
+                self.escalations.push(escalation::Escalation {
+                    kind: "guard",
+                    text,
+                    at,
+                });
+            }
+        }
+        self.summary.escalations = self.escalations.len();
     }
 }
 

@@ -76,6 +76,15 @@ fn user_line(u: &UserChange) -> String {
     )
 }
 
+fn escalation_line(e: &super::escalation::Escalation) -> String {
+    let kind = match e.kind {
+        "role-assigned" => "role assigned",
+        "role-widened" => "role widened",
+        _ => "guarded permission",
+    };
+    format!("{kind}: {} [{}]", e.text, e.at)
+}
+
 fn summary_line(d: &Diff) -> String {
     let s = &d.summary;
     if s.model_changes == 0 {
@@ -97,6 +106,13 @@ pub fn text(d: &Diff) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "permit diff {}", title(d));
     let _ = writeln!(out, "{}", summary_line(d));
+    section(
+        &mut out,
+        "Escalations",
+        d.escalations.iter().map(escalation_line),
+        d.escalations.len(),
+        "  ! ",
+    );
     section(
         &mut out,
         "Model",
@@ -182,6 +198,20 @@ pub fn markdown(d: &Diff) -> String {
             "| roles | {} | {} |\n| users | {} | {} |\n",
             s.roles_widened, s.roles_narrowed, s.users_widened, s.users_narrowed
         );
+    }
+    if !d.escalations.is_empty() {
+        let _ = writeln!(out, "**Escalations ({})**\n", d.escalations.len());
+        for e in d.escalations.iter().take(SHOWN) {
+            let _ = writeln!(
+                out,
+                "- :warning: {}",
+                escalation_line(e).replace('<', "&lt;")
+            );
+        }
+        if d.escalations.len() > SHOWN {
+            let _ = writeln!(out, "- ... and {} more", d.escalations.len() - SHOWN);
+        }
+        out.push('\n');
     }
     fold(
         &mut out,

@@ -376,4 +376,64 @@ impl Repo {
             .tag_delete(name)
             .map_err(|e| git_error(&format!("cannot delete tag `{name}`"), e))
     }
+
+    /// Another repository (bare or with a working tree), read from its root: e.g. the
+    /// guards an organisation keeps in one place.
+    pub fn open_other(path: &Path) -> Result<Repo, Error> {
+        let repo = git2::Repository::open(path).map_err(|e| {
+            Error::Environment(format!(
+                "`{}` is not a git repository ({})",
+                path.display(),
+                e.message()
+            ))
+        })?;
+        Ok(Repo {
+            repo,
+            prefix: String::new(),
+        })
+    }
+
+    /// A bare mirror of the repository at `url`, kept in `cache` and fetched now (branches
+    /// under `origin/`, tags, and the remote's HEAD). A failed fetch is an error: guards read
+    /// from a stale copy would be a silent downgrade.
+    pub fn fetch_mirror(url: &str, cache: &Path) -> Result<Repo, Error> {
+        let repo = match git2::Repository::open_bare(cache) {
+            Ok(r) => r,
+            Err(_) => {
+                std::fs::create_dir_all(cache).map_err(|e| Error::io(cache, e))?;
+                git2::Repository::init_bare(cache)
+                    .map_err(|e| git_error("cannot create the guard repository cache", e))?
+            }
+        };
+        {
+            let mut remote = repo
+                .remote_anonymous(url)
+                .map_err(|e| git_error(&format!("cannot use `{url}`"), e))?;
+            remote
+                .fetch(
+                    &[
+                        "+refs/heads/*:refs/remotes/origin/*",
+                        "+refs/tags/*:refs/tags/*",
+                        "+HEAD:refs/remotes/origin/HEAD",
+                    ],
+                    None,
+                    None,
+                )
+                .map_err(|e| git_error(&format!("cannot fetch `{url}`"), e))?;
+        }
+        Ok(Repo {
+            repo,
+            prefix: String::new(),
+        })
+    }
+
+    /// `rev` in a mirror made by [`Repo::fetch_mirror`]: a fetched branch, else a tag or SHA.
+    pub fn mirror_rev(&self, rev: &str) -> String {
+        let branch = format!("refs/remotes/origin/{rev}");
+        if self.exists(&branch) {
+            branch
+        } else {
+            rev.to_string()
+        }
+    }
 }
