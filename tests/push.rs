@@ -225,6 +225,31 @@ fn push_verifies_the_revision_and_opa_decides_like_eval() {
 }
 
 #[test]
+fn promote_push_delivers_the_promoted_commit() {
+    let Some(opa) = opa() else { return };
+    let (repo, dir, _) = staged_repo();
+    let server = OpaServer::start(&opa, &[]);
+    configure(&dir, &[url(server.port)], "");
+    let p = dir.join("policy/directory.yaml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, text.replace("  carol:\n", "  erin:\n    attributes: {clearance: 1}\n  carol:\n")).unwrap();
+    repo.git(&["add", "policy"]);
+    repo.git(&["commit", "-qm", "add erin"]);
+    let main = repo.sha("main");
+
+    let out = permit(&dir, &["promote", "dev", "staging", "--dry-run", "--push"], &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("planned"), "{}", out.stdout);
+    assert_eq!(revision(server.port), None, "a dry run pushes nothing");
+
+    let out = permit(&dir, &["promote", "dev", "staging", "--push"], &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(repo.sha("env/staging"), main);
+    assert!(out.stdout.contains("pushed"), "{}", out.stdout);
+    assert_eq!(revision(server.port).as_deref(), Some(main.as_str()));
+}
+
+#[test]
 fn dry_run_changes_nothing() {
     let Some(opa) = opa() else { return };
     let (_repo, dir, sha) = staged_repo();

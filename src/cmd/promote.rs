@@ -36,6 +36,9 @@ pub struct PromoteArgs {
     /// Promote even when it widens permissions and TO sets `deny_widening`.
     #[arg(long)]
     pub allow_widening: bool,
+    /// After the move, deliver TO's new bundle to its PDPs (as `permit push TO`).
+    #[arg(long)]
+    pub push: bool,
 }
 
 pub fn run(ctx: &Context, args: PromoteArgs) -> Result<u8, Error> {
@@ -224,6 +227,9 @@ pub fn run(ctx: &Context, args: PromoteArgs) -> Result<u8, Error> {
     }
     if args.dry_run {
         println!("dry run: nothing was changed");
+        if args.push {
+            return super::push::deliver(ctx, &found, &args.to, &candidate, true, 16);
+        }
         return Ok(0);
     }
 
@@ -326,6 +332,18 @@ pub fn run(ctx: &Context, args: PromoteArgs) -> Result<u8, Error> {
         if !ctx.quiet {
             println!("pushed {to_branch} and {tag} to {remote}");
         }
+    }
+    if args.push {
+        // the branch has moved: a failed delivery is reported (exit 3) and can be retried with
+        // `permit push TO`; each PDP that failed was put back to what it served
+        let code = super::push::deliver(ctx, &found, &args.to, &candidate, false, 16)?;
+        if code != 0 {
+            eprintln!(
+                "error: `{}` was promoted, but delivering it failed; retry with `permit push {}`",
+                args.to, args.to
+            );
+        }
+        return Ok(code);
     }
     Ok(0)
 }

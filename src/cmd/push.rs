@@ -40,16 +40,32 @@ pub struct PushArgs {
 }
 
 pub fn run(ctx: &Context, args: PushArgs) -> Result<u8, Error> {
-    let format = ctx.format(&[Format::Json])?;
     let project = Project::discover(&ctx.dir)?;
-    let env = environment(&project, &args.env)?;
-    let pdps = pdps(&project, env)?;
-    let key = signing_key(&project)?;
-    let git_ref = args.r#ref.clone().unwrap_or_else(|| env.branch.clone());
+    let git_ref = match &args.r#ref {
+        Some(r) => r.clone(),
+        None => environment(&project, &args.env)?.branch.clone(),
+    };
+    deliver(ctx, &project, &args.env, &git_ref, args.dry_run, args.jobs)
+}
+
+/// Builds environment `env`'s bundle from `git_ref` (gated by its guards) and delivers it to
+/// the environment's PDPs; `promote --push` calls this after moving the branch.
+pub fn deliver(
+    ctx: &Context,
+    project: &Project,
+    env: &str,
+    git_ref: &str,
+    dry_run: bool,
+    jobs: u16,
+) -> Result<u8, Error> {
+    let format = ctx.format(&[Format::Json])?;
+    let env = environment(project, env)?;
+    let pdps = pdps(project, env)?;
+    let key = signing_key(project)?;
     let Some(bundle) = build_bundle(
         ctx,
-        &project,
-        &Revision::Ref(git_ref.clone()),
+        project,
+        &Revision::Ref(git_ref.to_string()),
         Some(&env.key.text),
         key.as_ref(),
     )?
@@ -59,7 +75,7 @@ pub fn run(ctx: &Context, args: PushArgs) -> Result<u8, Error> {
     if !ctx.quiet {
         eprintln!(
             "{} revision {} (`{git_ref}`{}) to {} PDP{} of `{}`",
-            if args.dry_run {
+            if dry_run {
                 "dry run: would push"
             } else {
                 "pushing"
@@ -76,8 +92,8 @@ pub fn run(ctx: &Context, args: PushArgs) -> Result<u8, Error> {
     let bar = progress(ctx, format, pdps.len());
     let reports = crate::push::fan_out(
         &pdps,
-        usize::from(args.jobs),
-        |pdp| crate::push::push(pdp, &bundle, args.dry_run),
+        usize::from(jobs),
+        |pdp| crate::push::push(pdp, &bundle, dry_run),
         &|_| {
             if let Some(b) = &bar {
                 b.inc(1);
