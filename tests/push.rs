@@ -232,12 +232,23 @@ fn promote_push_delivers_the_promoted_commit() {
     configure(&dir, &[url(server.port)], "");
     let p = dir.join("policy/directory.yaml");
     let text = std::fs::read_to_string(&p).unwrap();
-    std::fs::write(&p, text.replace("  carol:\n", "  erin:\n    attributes: {clearance: 1}\n  carol:\n")).unwrap();
+    std::fs::write(
+        &p,
+        text.replace(
+            "  carol:\n",
+            "  erin:\n    attributes: {clearance: 1}\n  carol:\n",
+        ),
+    )
+    .unwrap();
     repo.git(&["add", "policy"]);
     repo.git(&["commit", "-qm", "add erin"]);
     let main = repo.sha("main");
 
-    let out = permit(&dir, &["promote", "dev", "staging", "--dry-run", "--push"], &[]);
+    let out = permit(
+        &dir,
+        &["promote", "dev", "staging", "--dry-run", "--push"],
+        &[],
+    );
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("planned"), "{}", out.stdout);
     assert_eq!(revision(server.port), None, "a dry run pushes nothing");

@@ -182,6 +182,16 @@ impl<'m> Access<'m> {
     /// The resource roles `user` holds on each instance at `now`, assigned or derived through
     /// relationships (not closed over `extends`; the grants are).
     pub fn instance_roles(&self, user: &'m User) -> BTreeMap<&'m str, BTreeSet<&'m str>> {
+        self.instance_roles_from(user, |_, _| true)
+    }
+
+    /// [`Access::instance_roles`], walking only from the live resource assignments whose
+    /// `(type, role)` passes `keep` (callers prune the walks that cannot matter to them).
+    pub fn instance_roles_from(
+        &self,
+        user: &'m User,
+        keep: impl Fn(&str, &str) -> bool,
+    ) -> BTreeMap<&'m str, BTreeSet<&'m str>> {
         let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         let mut seen = HashSet::new();
         let mut reached = Vec::new();
@@ -189,7 +199,8 @@ impl<'m> Access<'m> {
             let Scope::Resource(inst) = &a.scope else {
                 continue;
             };
-            if !self.live(a) {
+            let ty = split_instance(&inst.text).map_or("", |(t, _)| t);
+            if !self.live(a) || !keep(ty, &a.role.text) {
                 continue;
             }
             seen.clear();

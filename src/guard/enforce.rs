@@ -15,6 +15,7 @@ use crate::diagnostics::Diagnostic;
 use crate::model::{Condition, ConditionSetRule, Model, Operand, Operator, Scope, Subject};
 use crate::source::{SourceMap, Span};
 use serde_json::Value;
+use std::collections::HashSet;
 
 /// At most this many directory users are named per rule and action; the rest are counted.
 const MAX_USERS: usize = 10;
@@ -140,21 +141,28 @@ impl<'m> Checker<'m> {
                     )
             })
             .collect();
+        // what can grant it at all, worked out once: the tenant roles holding it, and the
+        // resource roles whose holders reach it (so most users' walks are skipped)
+        let tenant_roles: HashSet<&str> = model
+            .roles
+            .keys()
+            .map(String::as_str)
+            .filter(|r| {
+                crate::compile::data::tenant_role_grants(model, r).contains_key(&(ty, action))
+            })
+            .collect();
+        let reaching = self.schema.reaching(ty, action);
+        let can = Grants {
+            tenant_roles: &tenant_roles,
+            reaching: &reaching,
+            other_rules: &other_rules,
+        };
         let access = self.access();
         let mut found = Vec::new();
         let mut more = 0usize;
         for user in model.users.values() {
-            let Some(grant) = member_grant(
-                access,
-                user,
-                set,
-                ty,
-                action,
-                rule,
-                &other_rules,
-                now,
-                sources,
-            ) else {
+            let Some(grant) = member_grant(access, user, set, ty, action, rule, &can, now, sources)
+            else {
                 continue;
             };
             if found.len() < MAX_USERS {
@@ -173,6 +181,15 @@ impl<'m> Checker<'m> {
     }
 }
 
+/// What can grant one permission, worked out once per rule and action.
+struct Grants<'a> {
+    tenant_roles: &'a HashSet<&'a str>,
+    /// Resource roles `(type, role)` whose holders reach the permission.
+    reaching: &'a HashSet<(&'a str, &'a str)>,
+    /// Condition-set rules of other user sets granting it.
+    other_rules: &'a [&'a ConditionSetRule],
+}
+
 /// How one directory user in `set` gets `ty:action`, if they do.
 #[allow(clippy::too_many_arguments)]
 fn member_grant<'m>(
@@ -182,7 +199,7 @@ fn member_grant<'m>(
     ty: &str,
     action: &str,
     rule: &Rule,
-    other_rules: &[&ConditionSetRule],
+    can: &Grants<'_>,
     now: i64,
     sources: &SourceMap,
 ) -> Option<Grant> {
@@ -191,15 +208,10 @@ fn member_grant<'m>(
         let Scope::Tenant(t) = &a.scope else {
             continue;
         };
-        if now >= until(a) || !access.in_user_set(set, user, &t.text, None) {
+        if now >= until(a) || !can.tenant_roles.contains(a.role.text.as_str()) {
             continue;
         }
-        let grants = access
-            .tenant_role_grants(&a.role.text)
-            .into_iter()
-            .flatten()
-            .any(|(gty, gact, _)| gty == ty && gact == action);
-        if grants {
+        if access.in_user_set(set, user, &t.text, None) {
             return Some(Grant {
                 text: format!(
                     "user `{who}` (in user set `{set}` in tenant `{}`) gets `{ty}:{action}` through role `{}` assigned at {}",
@@ -211,7 +223,7 @@ fn member_grant<'m>(
             });
         }
     }
-    let held = access.instance_roles(user);
+    let held = access.instance_roles_from(user, |t, r| can.reaching.contains(&(t, r)));
     for (inst, roles) in &held {
         if crate::model::split_instance(inst).map(|(t, _)| t) != Some(ty) {
             continue;
@@ -246,7 +258,7 @@ fn member_grant<'m>(
         .collect();
     tenants.push(crate::model::DEFAULT_TENANT);
     tenants.dedup();
-    for other in other_rules {
+    for other in can.other_rules {
         if tenants.iter().any(|t| {
             access.in_user_set(set, user, t, None)
                 && access.in_user_set(&other.user_set.text, user, t, None)

@@ -8,7 +8,7 @@
 
 use crate::model::{Model, Role};
 use crate::source::{SourceMap, Span};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// One hop of a path, and the model key it comes from.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,22 +54,66 @@ pub struct Schema<'m> {
     model: &'m Model,
     /// (on_resource, role) -> [(type, role it grants, granted_to span, relation)]
     derived: Derived<'m>,
+    /// The reverse edges: (type, role) -> the resource roles that extend it or derive it.
+    reverse: HashMap<(&'m str, &'m str), Vec<(&'m str, &'m str)>>,
 }
 
 impl<'m> Schema<'m> {
     pub fn new(model: &'m Model) -> Self {
         let mut derived: Derived<'m> = HashMap::new();
+        let mut reverse: HashMap<(&str, &str), Vec<(&str, &str)>> = HashMap::new();
         for (ty, res) in &model.resources {
             for (role, def) in &res.roles {
                 for g in &def.granted_to {
-                    derived
-                        .entry((g.on_resource.text.as_str(), g.role.text.as_str()))
+                    let from = (g.on_resource.text.as_str(), g.role.text.as_str());
+                    derived.entry(from).or_default().push((
+                        ty,
+                        role,
+                        g.span,
+                        g.linked_by_relation.text.as_str(),
+                    ));
+                    reverse.entry((ty, role)).or_default().push(from);
+                }
+                for e in &def.extends {
+                    reverse
+                        .entry((ty.as_str(), e.text.as_str()))
                         .or_default()
-                        .push((ty, role, g.span, g.linked_by_relation.text.as_str()));
+                        .push((ty, role));
                 }
             }
         }
-        Schema { model, derived }
+        Schema {
+            model,
+            derived,
+            reverse,
+        }
+    }
+
+    /// Every resource role `(type, role)` whose holders get `ty:action` (through `extends` and
+    /// derivations): one backward walk from the roles granting it, so asking about many
+    /// starting roles costs one walk, not one each.
+    pub fn reaching(&self, ty: &str, action: &str) -> HashSet<(&'m str, &'m str)> {
+        let mut out = HashSet::new();
+        let Some((ty, res)) = self.model.resources.get_key_value(ty) else {
+            return out;
+        };
+        let mut queue: VecDeque<(&str, &str)> = res
+            .roles
+            .iter()
+            .filter(|(_, def)| resource_grant(def, ty, self.model, action).is_some())
+            .map(|(role, _)| (ty.as_str(), role.as_str()))
+            .collect();
+        while let Some(node) = queue.pop_front() {
+            if !out.insert(node) {
+                continue;
+            }
+            for &prev in self.reverse.get(&node).into_iter().flatten() {
+                if !out.contains(&prev) {
+                    queue.push_back(prev);
+                }
+            }
+        }
+        out
     }
 
     /// Every way holders of `role` get `ty:action`: through the tenant role of that name, and
@@ -79,8 +123,9 @@ impl<'m> Schema<'m> {
         if let Some(path) = self.tenant_path(role, ty, action) {
             out.push(path);
         }
+        let reaching = self.reaching(ty, action);
         for (start_ty, res) in &self.model.resources {
-            if res.roles.contains_key(role) {
+            if res.roles.contains_key(role) && reaching.contains(&(start_ty.as_str(), role)) {
                 if let Some(path) = self.resource_path(start_ty, role, ty, action) {
                     out.push(path);
                 }
