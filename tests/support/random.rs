@@ -469,8 +469,8 @@ pub fn model(seed: u64, dir: &std::path::Path) -> Shape {
 
 /// A random query against `shape`, including unknowns and malformed ones.
 pub fn query(r: &mut Rng, s: &Shape) -> Value {
-    if r.chance(5) {
-        return match r.below(6) {
+    if r.chance(6) {
+        return match r.below(14) {
             0 => json!({"user": {"key": ""}, "action": "a0", "resource": {"type": "t0"}}),
             1 => json!({"user": {"key": "u0"}, "action": 3, "resource": {"type": "t0"}}),
             2 => {
@@ -482,6 +482,22 @@ pub fn query(r: &mut Rng, s: &Shape) -> Value {
             4 => {
                 json!({"user": {"key": "u0"}, "action": "a0", "resource": {"type": "t0", "key": 7}})
             }
+            5 => {
+                json!({"user": {"key": "u1"}, "action": "a0", "resource": {"type": "t0", "tenant": null}, "context": {"vip": true}})
+            }
+            6 => {
+                json!({"user": {"key": "u1"}, "action": "a1", "resource": {"type": "t1", "key": "i0", "attributes": "x"}})
+            }
+            7 => {
+                json!({"user": {"key": "u2", "attributes": []}, "action": "a0", "resource": {"type": "t0", "key": "i1"}})
+            }
+            8 => json!({"user": {"key": "u0"}, "resource": {"type": "t0", "key": "i0"}}),
+            9 => json!({"user": {"key": "u0"}, "action": "a0"}),
+            10 => json!({"user": {"key": 5}, "action": "a0", "resource": {"type": "t0"}}),
+            11 => {
+                json!({"user": {"key": "u0"}, "action": "a0", "resource": {"type": "t0", "key": "i0"}, "context": null})
+            }
+            12 => json!([{"user": {"key": "u0"}, "action": "a0", "resource": {"type": "t0"}}]),
             _ => {
                 json!({"user": {"key": "u0"}, "action": "a0", "resource": {"type": "t0"}, "context": []})
             }
@@ -565,7 +581,12 @@ fn number_or_not(r: &mut Rng, n: usize) -> Value {
 fn query_user_attributes(r: &mut Rng) -> Value {
     let mut a = serde_json::Map::new();
     if r.chance(60) {
-        a.insert("dept".into(), json!(r.pick(DEPTS)));
+        let dept = if r.chance(10) {
+            json!(7)
+        } else {
+            json!(r.pick(DEPTS))
+        };
+        a.insert("dept".into(), dept);
     }
     if r.chance(60) {
         let n = r.below(6);
