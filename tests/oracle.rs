@@ -79,16 +79,12 @@ fn run(opa: Option<&Path>, dir: &Path, custom: &CustomRules, queries: &[Value]) 
     out
 }
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    support::env_u64(name, default)
-}
-
 #[test]
 fn random_models_decide_alike_on_oracle_regorus_and_opa() {
     let opa = support::opa();
-    let models = env_u64("PERMIT_ORACLE_MODELS", 40);
-    let per_model = env_u64("PERMIT_ORACLE_QUERIES", 250) as usize;
-    let first = env_u64("PERMIT_ORACLE_SEED", 0);
+    let models = support::env_u64("PERMIT_ORACLE_MODELS", 40);
+    let per_model = support::env_u64("PERMIT_ORACLE_QUERIES", 250) as usize;
+    let first = support::env_u64("PERMIT_ORACLE_SEED", 0);
     let mut failures = Vec::new();
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
     let mut cases = 0;
