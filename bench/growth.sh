@@ -10,8 +10,8 @@
 #   bench   permit bench --generate 1000 --duration 0 --warmup 0: load, compile, generate 1,000
 #           queries, check the bytecode VM against the interpreter on them, decide each once
 #           (the p50 latency of a longer run, --duration 2, is reported beside it)
-# For each: the median wall time (hyperfine), and the CPU time (user + sys) and peak RSS of one
-# more run (GNU time). On a shared machine wall time moves with the load; CPU time much less,
+# For each: the median wall time and the mean CPU time (user + sys) over the runs (hyperfine),
+# and the peak RSS of one more run (GNU time). On a shared machine wall time moves with the load; CPU time much less,
 # so read growth from the CPU column when the load average is above the core count.
 # Prints a markdown table with the step ratios (10x/1x, 100x/10x); a step worse than 15x (wall,
 # CPU or memory) is flagged, and the script exits 1 when BENCH_STRICT=1.
@@ -87,10 +87,12 @@ measure() {
   local label=$1 step=$2 runs=$3; shift 3
   hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$work/h.json" \
     --output null "$*" >/dev/null
-  local wall rss cpu
-  wall=$(python3 -c "import json; print(json.load(open('$work/h.json'))['results'][0]['median'])")
-  read -r rss cpu < <(/usr/bin/time -f '%M %U %S' "$@" 2>&1 >/dev/null | tail -n 1 |
-    awk '{print $1, $2 + $3}')
+  local wall cpu rss
+  read -r wall cpu < <(python3 -c "
+import json
+r = json.load(open('$work/h.json'))['results'][0]
+print(r['median'], r['user'] + r['system'])")
+  rss=$(/usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1)
   printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$step" "$wall" "$rss" "$cpu" >> "$results"
   say "growth: $label $step: ${wall} s wall, ${cpu} s cpu, ${rss} KiB"
 }
