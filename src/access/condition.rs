@@ -14,11 +14,15 @@ use std::borrow::Cow;
 pub struct Env<'a> {
     pub user_key: Option<&'a str>,
     pub user: Option<&'a Attributes>,
+    /// The query's `user.attributes`: they override stored ones, key by key.
+    pub user_query: Option<&'a serde_json::Map<String, Value>>,
     /// `user.roles`: the unexpired tenant roles held in the decision's tenant (with `extends`),
     /// sorted, as a JSON array.
     pub user_roles: &'a Value,
     pub resource_key: Option<&'a str>,
     pub resource: Option<&'a Attributes>,
+    /// The query's `resource.attributes`, overriding stored ones.
+    pub resource_query: Option<&'a serde_json::Map<String, Value>>,
     pub tenant: Option<&'a Attributes>,
     pub context: Option<&'a serde_json::Map<String, Value>>,
 }
@@ -28,14 +32,19 @@ impl<'a> Env<'a> {
         let stored = |a: Option<&'a Attributes>| {
             a.and_then(|a| a.get(attr)).map(|v| Cow::Borrowed(&v.value))
         };
+        let merged = |q: Option<&'a serde_json::Map<String, Value>>, a| {
+            q.and_then(|q| q.get(attr))
+                .map(Cow::Borrowed)
+                .or_else(|| stored(a))
+        };
         match (subject, attr) {
             (Subject::User, "key") => self.user_key.map(|k| Cow::Owned(Value::String(k.into()))),
             (Subject::User, "roles") => Some(Cow::Borrowed(self.user_roles)),
             (Subject::Resource, "key") => self
                 .resource_key
                 .map(|k| Cow::Owned(Value::String(k.into()))),
-            (Subject::User, _) => stored(self.user),
-            (Subject::Resource, _) => stored(self.resource),
+            (Subject::User, _) => merged(self.user_query, self.user),
+            (Subject::Resource, _) => merged(self.resource_query, self.resource),
             (Subject::Tenant, _) => stored(self.tenant),
             (Subject::Context, _) => self.context.and_then(|c| c.get(attr)).map(Cow::Borrowed),
         }

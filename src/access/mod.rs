@@ -7,6 +7,7 @@
 //! instances, their stored attributes, an empty query context) at one instant `now`.
 
 pub mod condition;
+pub mod decide;
 
 use crate::compile::data::{resource_role_grants, role_closure, tenant_role_grants, until, Graph};
 use crate::model::{split_instance, Attributes, Model, Scope, User, DEFAULT_TENANT};
@@ -28,8 +29,8 @@ pub struct Access<'m> {
     graph: Graph<'m>,
     /// `abac_rules[type][action] = [(user_set, resource_set)]`, `*` expanded.
     pub abac_rules: BTreeMap<&'m str, BTreeMap<&'m str, Vec<[&'m str; 2]>>>,
-    /// Listed instances by `type:key`: their tenant (or `default`) and attributes.
-    instance_index: HashMap<&'m str, (&'m str, &'m Attributes)>,
+    /// Listed instances by `type:key`: their stored tenant, if any, and attributes.
+    instance_index: HashMap<&'m str, (Option<&'m str>, &'m Attributes)>,
     /// What each user set and resource set reads.
     user_set_reads: HashMap<&'m str, Reads>,
     resource_set_reads: HashMap<&'m str, Reads>,
@@ -71,10 +72,7 @@ impl<'m> Access<'m> {
                 .resource_instances
                 .iter()
                 .map(|(k, i)| {
-                    let t = i
-                        .tenant
-                        .as_ref()
-                        .map_or(DEFAULT_TENANT, |t| t.text.as_str());
+                    let t = i.tenant.as_ref().map(|t| t.text.as_str());
                     (k.as_str(), (t, &i.attributes))
                 })
                 .collect(),
@@ -235,9 +233,12 @@ impl<'m> Access<'m> {
 
     /// The decision's tenant for a directory instance: its stored tenant, else `default`.
     pub fn instance_tenant(&self, inst: &str) -> &'m str {
-        self.instance_index
-            .get(inst)
-            .map_or(DEFAULT_TENANT, |(t, _)| t)
+        self.stored_tenant(inst).unwrap_or(DEFAULT_TENANT)
+    }
+
+    /// The tenant stored with a listed instance.
+    fn stored_tenant(&self, inst: &str) -> Option<&'m str> {
+        self.instance_index.get(inst).and_then(|(t, _)| *t)
     }
 
     /// Every instance the directory names: listed, assigned on, or in a relationship.
@@ -334,9 +335,11 @@ impl<'m> Access<'m> {
         Env {
             user_key: user.map(|u| u.key.text.as_str()),
             user: user.map(|u| &u.attributes),
+            user_query: None,
             user_roles: roles,
             resource_key: inst.and_then(split_instance).map(|(_, k)| k),
             resource: inst.and_then(|i| self.instance_attrs(i)),
+            resource_query: None,
             tenant: self.tenant_attrs(tenant),
             context: None,
         }

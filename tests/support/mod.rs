@@ -133,6 +133,14 @@ pub fn opa_check_strict(opa: &std::path::Path, build_dir: &std::path::Path) -> R
 /// Builds the project in `dir`, which must check without errors, and writes the build to
 /// `dir/build`: the compiled policy and that folder.
 pub fn build(dir: &std::path::Path) -> (permit::compile::Compiled, PathBuf) {
+    let (_, compiled, out) = build_with_model(dir);
+    (compiled, out)
+}
+
+/// [`build`], also giving the model it compiled.
+pub fn build_with_model(
+    dir: &std::path::Path,
+) -> (permit::model::Model, permit::compile::Compiled, PathBuf) {
     let mut project = permit::project::Project::open(dir).unwrap();
     let built = project.build().unwrap();
     let errors: Vec<String> = built
@@ -152,7 +160,7 @@ pub fn build(dir: &std::path::Path) -> (permit::compile::Compiled, PathBuf) {
     let compiled = built.compiled.unwrap();
     let out = dir.join("build");
     permit::cmd::build::write_output(&out, &compiled).unwrap();
-    (compiled, out)
+    (built.checked.model, compiled, out)
 }
 
 /// Loads and validates model files held in memory, `(name under root, bytes)`, as `permit

@@ -34,6 +34,104 @@ pub struct Shape {
     pub users: Vec<String>,
     pub instances: Vec<String>,
     pub tenants: Vec<String>,
+    /// The rules written to `custom/custom.rego`, which the test evaluates itself.
+    pub custom: CustomRules,
+}
+
+/// Custom Rego from a small family the oracle's caller can evaluate: each rule is a
+/// conjunction of equalities `input.<path> == <literal>`. `allow` and `deny` hold when one of
+/// their rules does (undefined paths make a rule false, as in Rego).
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CustomRules {
+    pub allow: Vec<Vec<(Vec<String>, Value)>>,
+    pub deny: Vec<Vec<(Vec<String>, Value)>>,
+}
+
+impl CustomRules {
+    pub fn is_empty(&self) -> bool {
+        self.allow.is_empty() && self.deny.is_empty()
+    }
+
+    /// What `data.permit.custom` decides for `input`.
+    pub fn verdict(&self, input: &Value) -> permit::access::decide::Custom {
+        let holds = |rules: &[Vec<(Vec<String>, Value)>]| {
+            rules.iter().any(|rule| {
+                rule.iter().all(|(path, lit)| {
+                    let mut v = input;
+                    for seg in path {
+                        match v.as_object().and_then(|o| o.get(seg)) {
+                            Some(next) => v = next,
+                            None => return false,
+                        }
+                    }
+                    permit::access::condition::equal(v, lit)
+                })
+            })
+        };
+        permit::access::decide::Custom {
+            allow: holds(&self.allow),
+            deny: holds(&self.deny),
+        }
+    }
+
+    /// The same rules as Rego (`package permit.custom`).
+    pub fn rego(&self) -> String {
+        let mut out = String::from("package permit.custom\n");
+        for (head, rules) in [("allow", &self.allow), ("deny", &self.deny)] {
+            for rule in rules {
+                let _ = writeln!(out, "\n{head} if {{");
+                for (path, lit) in rule {
+                    let mut r = String::from("input");
+                    for seg in path {
+                        let _ = write!(r, "[{}]", serde_json::to_string(seg).unwrap());
+                    }
+                    let _ = writeln!(out, "\t{r} == {lit}");
+                }
+                out.push_str("}\n");
+            }
+        }
+        out
+    }
+
+    /// A random rule set: equalities on fields random queries set.
+    fn random(r: &mut Rng) -> CustomRules {
+        let rule = |r: &mut Rng| -> Vec<(Vec<String>, Value)> {
+            let atoms: Vec<(&[&str], Value)> = vec![
+                (&["context", "block"], json!(true)),
+                (&["context", "vip"], json!(true)),
+                (
+                    &["resource", "attributes", "class"],
+                    json!(*r.pick(CLASSES)),
+                ),
+                (&["resource", "attributes", "hold"], json!(true)),
+                (&["user", "key"], json!(format!("u{}", r.below(6)))),
+                (&["user", "key"], json!("stranger")),
+                (&["action"], json!(format!("a{}", r.below(3)))),
+                (&["resource", "type"], json!(format!("t{}", r.below(3)))),
+                (&["resource", "type"], json!("nosuchtype")),
+                (
+                    &["resource", "tenant"],
+                    json!(*r.pick(&["acme", "globex", "nowhere"])),
+                ),
+                (&["user", "attributes", "level"], json!(r.below(6))),
+            ];
+            let n = 1 + r.below(2);
+            (0..n)
+                .map(|_| {
+                    let (p, v) = r.pick(&atoms).clone();
+                    (p.iter().map(|s| s.to_string()).collect(), v)
+                })
+                .collect()
+        };
+        let mut out = CustomRules::default();
+        for _ in 0..r.below(3) {
+            out.allow.push(rule(r));
+        }
+        for _ in 0..(1 + r.below(3)) {
+            out.deny.push(rule(r));
+        }
+        out
+    }
 }
 
 const DEPTS: &[&str] = &["eng", "sales", "ops"];
@@ -41,7 +139,27 @@ const TAGS: &[&str] = &["a", "b", "c"];
 const CLASSES: &[&str] = &["public", "internal", "secret"];
 
 fn user_leaf(r: &mut Rng) -> String {
-    match r.below(9) {
+    match r.below(17) {
+        9 => format!("user.level: {{greater-than: {}}}", r.below(5)),
+        10 => format!("user.level: {{less-than-equals: {}}}", r.below(5)),
+        11 => format!(
+            "user.groups: {{array_subset: [{}, {}]}}",
+            r.pick(TAGS),
+            r.pick(TAGS)
+        ),
+        12 => format!("user.groups: {{array_superset: [{}]}}", r.pick(TAGS)),
+        // several operators in one leaf, all of which must hold
+        13 => format!(
+            "user.level: {{greater-than-equals: {}, less-than: {}}}",
+            r.below(3),
+            2 + r.below(4)
+        ),
+        14 => "context.dept: {equals: {ref: user.dept}}".to_string(),
+        15 => "user.dept: {in: {ref: context.depts}}".to_string(),
+        16 => format!(
+            "tenant.plan: {{not-equals: {}}}",
+            if r.chance(50) { "pro" } else { "free" }
+        ),
         0 => format!("user.dept: {{equals: {}}}", r.pick(DEPTS)),
         1 => format!("user.dept: {{not-equals: {}}}", r.pick(DEPTS)),
         2 => format!("user.level: {{greater-than-equals: {}}}", r.below(5)),
@@ -59,7 +177,14 @@ fn user_leaf(r: &mut Rng) -> String {
 }
 
 fn resource_leaf(r: &mut Rng) -> String {
-    match r.below(9) {
+    match r.below(16) {
+        9 => "resource.size: {greater-than-equals: {ref: user.level}}".to_string(),
+        10 => "resource.tags: {array_contains: {ref: user.dept}}".to_string(),
+        11 => "resource.tags: {array_intersect: {ref: user.groups}}".to_string(),
+        12 => "resource.owner: {not-equals: {ref: user.key}}".to_string(),
+        13 => "resource.hold: {equals: true}".to_string(),
+        14 => format!("resource.key: {{in: [i{}, \"we:ird\"]}}", r.below(3)),
+        15 => format!("resource.size: {{in: [{}, 2.0, 7]}}", r.below(4)),
         0 => format!("resource.class: {{equals: {}}}", r.pick(CLASSES)),
         1 => format!("resource.class: {{not-equals: {}}}", r.pick(CLASSES)),
         2 => format!("resource.size: {{greater-than: {}}}", r.below(10)),
@@ -80,7 +205,7 @@ fn resource_leaf(r: &mut Rng) -> String {
 }
 
 fn condition(r: &mut Rng, leaf: fn(&mut Rng) -> String, depth: usize) -> String {
-    if depth >= 2 || r.chance(40) {
+    if depth >= 3 || r.chance(40) {
         return format!("{{{}}}", leaf(r));
     }
     let n = 1 + r.below(3);
@@ -105,7 +230,9 @@ pub fn model(seed: u64, dir: &std::path::Path) -> Shape {
     let mut y = String::from("resources:\n");
     for (i, (t, actions)) in types.iter().enumerate() {
         let _ = writeln!(y, "  {t}:\n    actions: [{}]", actions.join(", "));
-        y.push_str("    attributes: {class: string, size: number, owner: string, tags: array}\n");
+        y.push_str(
+            "    attributes: {class: string, size: number, owner: string, tags: array, hold: bool}\n",
+        );
         // each type relates to the previous one and to itself (cycles in the instance graph)
         let prev = &types[(i + ntypes - 1) % ntypes].0;
         let _ = writeln!(y, "    relations: {{up: {prev}, self: {t}}}");
@@ -135,10 +262,11 @@ pub fn model(seed: u64, dir: &std::path::Path) -> Shape {
                     r.below(3)
                 ));
             }
-            if r.chance(50) {
+            if (i == 0 && k == 0) || r.chance(50) {
+                // t0's k0 always flows along `self`, so the chain below derives it deep
+                let from = if i == 0 && k == 0 { 0 } else { r.below(3) };
                 grants.push(format!(
-                    "{{role: k{}, on_resource: {t}, linked_by_relation: self}}",
-                    r.below(3)
+                    "{{role: k{from}, on_resource: {t}, linked_by_relation: self}}"
                 ));
             }
             if !grants.is_empty() {
@@ -227,13 +355,31 @@ pub fn model(seed: u64, dir: &std::path::Path) -> Shape {
             };
             let _ = writeln!(
                 y,
-                "  \"{inst}\": {{{tenant}attributes: {{class: {}, size: {}, owner: u{}, tags: [{}]}}}}",
-                r.pick(CLASSES), r.below(10), r.below(4), r.pick(TAGS)
+                "  \"{inst}\": {{{tenant}attributes: {{class: {}, size: {}, owner: u{}, tags: [{}], hold: {}}}}}",
+                r.pick(CLASSES), r.below(10), r.below(4), r.pick(TAGS), r.chance(30)
             );
         }
     }
     let instances_clean: Vec<String> = instances.iter().map(|s| s.replace("\\\"", "\"")).collect();
     y.push_str("relationships:\n");
+    // a deep chain t0:c0 -> c1 -> ... along `self`, sometimes closed into a cycle
+    let depth = 4 + r.below(12);
+    let chain: Vec<String> = (0..depth).map(|d| format!("t0:c{d}")).collect();
+    for w in chain.windows(2) {
+        let _ = writeln!(
+            y,
+            "  - {{subject: \"{}\", relation: self, object: \"{}\"}}",
+            w[0], w[1]
+        );
+    }
+    if r.chance(50) {
+        let _ = writeln!(
+            y,
+            "  - {{subject: \"{}\", relation: self, object: \"{}\"}}",
+            chain[depth - 1],
+            chain[r.below(depth / 2)]
+        );
+    }
     for _ in 0..(instances.len() * 2) {
         let obj = r.pick(&instances).clone();
         let oty = obj.split(':').next().unwrap().to_string();
@@ -253,22 +399,34 @@ pub fn model(seed: u64, dir: &std::path::Path) -> Shape {
             "  - {{subject: \"{subj}\", relation: {rel}, object: \"{obj}\"}}"
         );
     }
-    let users: Vec<String> = (0..4).map(|u| format!("u{u}")).collect();
+    let users: Vec<String> = (0..6).map(|u| format!("u{u}")).collect();
     y.push_str("users:\n");
-    for u in &users {
+    for (n, u) in users.iter().enumerate() {
         let _ = writeln!(
             y,
-            "  {u}:\n    attributes: {{dept: {}, level: {}, groups: [{}]}}\n    roles:",
+            "  {u}:\n    attributes: {{dept: {}, level: {}, groups: [{}]}}",
             r.pick(DEPTS),
             r.below(5),
             r.pick(TAGS)
         );
+        if n == 5 {
+            continue; // a user with no role at all
+        }
+        y.push_str("    roles:\n");
+        let expiry = |r: &mut Rng| match r.below(7) {
+            0 => ", expires: 2001-01-01",
+            1 => ", expires: \"2020-06-01T12:00:00+02:00\"",
+            2 => ", expires: \"2099-01-01T00:00:00Z\"",
+            3 => ", expires: 2099-12-31",
+            _ => "",
+        };
+        if n == 4 {
+            // the head of the deep chain: its role flows down (and around the cycle)
+            let exp = expiry(&mut r);
+            let _ = writeln!(y, "      - {{role: k0, resource: \"{}\"{exp}}}", chain[0]);
+        }
         for _ in 0..(1 + r.below(4)) {
-            let exp = match r.below(5) {
-                0 => ", expires: 2001-01-01",
-                1 => ", expires: \"2099-01-01T00:00:00Z\"",
-                _ => "",
-            };
+            let exp = expiry(&mut r);
             if r.chance(50) {
                 let _ = writeln!(
                     y,
@@ -289,26 +447,30 @@ pub fn model(seed: u64, dir: &std::path::Path) -> Shape {
     std::fs::create_dir_all(dir.join("policy")).unwrap();
     std::fs::write(dir.join("permit.yaml"), "policy: policy\n").unwrap();
     std::fs::write(dir.join("policy/model.yaml"), y).unwrap();
-    if r.chance(50) {
+    let custom = if r.chance(60) {
+        CustomRules::random(&mut r)
+    } else {
+        CustomRules::default()
+    };
+    if !custom.is_empty() {
         std::fs::create_dir_all(dir.join("custom")).unwrap();
-        std::fs::write(
-            dir.join("custom/custom.rego"),
-            "package permit.custom\n\ndeny if input.context.block == true\n\nallow if input.context.vip == true\n",
-        )
-        .unwrap();
+        std::fs::write(dir.join("custom/custom.rego"), custom.rego()).unwrap();
     }
+    let mut instances_clean = instances_clean;
+    instances_clean.extend(chain);
     Shape {
         types,
         users,
         instances: instances_clean,
         tenants,
+        custom,
     }
 }
 
 /// A random query against `shape`, including unknowns and malformed ones.
 pub fn query(r: &mut Rng, s: &Shape) -> Value {
-    if r.chance(5) {
-        return match r.below(6) {
+    if r.chance(6) {
+        return match r.below(14) {
             0 => json!({"user": {"key": ""}, "action": "a0", "resource": {"type": "t0"}}),
             1 => json!({"user": {"key": "u0"}, "action": 3, "resource": {"type": "t0"}}),
             2 => {
@@ -320,6 +482,22 @@ pub fn query(r: &mut Rng, s: &Shape) -> Value {
             4 => {
                 json!({"user": {"key": "u0"}, "action": "a0", "resource": {"type": "t0", "key": 7}})
             }
+            5 => {
+                json!({"user": {"key": "u1"}, "action": "a0", "resource": {"type": "t0", "tenant": null}, "context": {"vip": true}})
+            }
+            6 => {
+                json!({"user": {"key": "u1"}, "action": "a1", "resource": {"type": "t1", "key": "i0", "attributes": "x"}})
+            }
+            7 => {
+                json!({"user": {"key": "u2", "attributes": []}, "action": "a0", "resource": {"type": "t0", "key": "i1"}})
+            }
+            8 => json!({"user": {"key": "u0"}, "resource": {"type": "t0", "key": "i0"}}),
+            9 => json!({"user": {"key": "u0"}, "action": "a0"}),
+            10 => json!({"user": {"key": 5}, "action": "a0", "resource": {"type": "t0"}}),
+            11 => {
+                json!({"user": {"key": "u0"}, "action": "a0", "resource": {"type": "t0", "key": "i0"}, "context": null})
+            }
+            12 => json!([{"user": {"key": "u0"}, "action": "a0", "resource": {"type": "t0"}}]),
             _ => {
                 json!({"user": {"key": "u0"}, "action": "a0", "resource": {"type": "t0"}, "context": []})
             }
@@ -362,18 +540,91 @@ pub fn query(r: &mut Rng, s: &Shape) -> Value {
         resource["key"] = json!(k);
     }
     if r.chance(50) {
-        resource["tenant"] = json!(r.pick(&s.tenants));
+        resource["tenant"] = if r.chance(10) {
+            json!("nowhere")
+        } else {
+            json!(r.pick(&s.tenants))
+        };
     }
-    if r.chance(30) {
-        resource["attributes"] = json!({"class": r.pick(CLASSES), "size": r.below(12)});
+    if r.chance(35) {
+        resource["attributes"] = query_resource_attributes(r);
     }
     let mut user_v = json!({"key": user});
-    if r.chance(30) {
-        user_v["attributes"] = json!({"dept": r.pick(DEPTS), "level": if r.chance(20) { json!("3") } else { json!(r.below(6)) }});
+    if r.chance(35) {
+        user_v["attributes"] = query_user_attributes(r);
     }
     let mut q = json!({"user": user_v, "action": action, "resource": resource});
-    if r.chance(40) {
-        q["context"] = json!({"ip": format!("10.{}.0.1", r.below(3)), "block": r.chance(20), "vip": r.chance(10)});
+    if r.chance(50) {
+        let mut c = json!({"ip": format!("10.{}.0.1", r.below(3)), "block": r.chance(15), "vip": r.chance(10)});
+        if r.chance(50) {
+            c["dept"] = json!(r.pick(DEPTS));
+        }
+        if r.chance(40) {
+            c["depts"] = json!([r.pick(DEPTS), r.pick(DEPTS)]);
+        }
+        q["context"] = c;
     }
     q
+}
+
+/// A number as an integer, a float with the same value, or (a type mismatch) a string.
+fn number_or_not(r: &mut Rng, n: usize) -> Value {
+    match r.below(10) {
+        0 => json!(n.to_string()),
+        1 => json!(n as f64),
+        2 => json!(n as f64 + 0.5),
+        _ => json!(n),
+    }
+}
+
+/// Query-time user attributes: some of the declared ones, sometimes of the wrong type.
+fn query_user_attributes(r: &mut Rng) -> Value {
+    let mut a = serde_json::Map::new();
+    if r.chance(60) {
+        let dept = if r.chance(10) {
+            json!(7)
+        } else {
+            json!(r.pick(DEPTS))
+        };
+        a.insert("dept".into(), dept);
+    }
+    if r.chance(60) {
+        let n = r.below(6);
+        a.insert("level".into(), number_or_not(r, n));
+    }
+    if r.chance(40) {
+        let g: Vec<&str> = TAGS.iter().copied().filter(|_| r.chance(50)).collect();
+        a.insert("groups".into(), json!(g));
+    }
+    Value::Object(a)
+}
+
+/// Query-time resource attributes, overriding stored ones.
+fn query_resource_attributes(r: &mut Rng) -> Value {
+    let mut a = serde_json::Map::new();
+    if r.chance(60) {
+        a.insert("class".into(), json!(r.pick(CLASSES)));
+    }
+    if r.chance(50) {
+        let n = r.below(12);
+        a.insert("size".into(), number_or_not(r, n));
+    }
+    if r.chance(30) {
+        a.insert("owner".into(), json!(format!("u{}", r.below(6))));
+    }
+    if r.chance(30) {
+        let t: Vec<&str> = TAGS.iter().copied().filter(|_| r.chance(50)).collect();
+        a.insert("tags".into(), json!(t));
+    }
+    if r.chance(30) {
+        a.insert(
+            "hold".into(),
+            if r.chance(20) {
+                json!("true")
+            } else {
+                json!(r.chance(50))
+            },
+        );
+    }
+    Value::Object(a)
 }

@@ -12,10 +12,15 @@ allow if {
 reason := "allow" if {
 	allow
 } else := "no_matching_rules" if {
-	not data.permit.model.abac_rules[input.resource.type][input.action]
+	not any_rule
 } else := "no_matching_usersets" if {
 	not any_user_set
 } else := "no_matching_resourcesets"
+
+# A helper rule, not `not abac_rules[...]` inline: when the query has no action (or resource),
+# OPA treats the negation over the undefined reference as undefined, regorus as true (found by
+# tests/oracle.rs: fixtures/oracle/abac-reason-of-query-without-action-differs-on-opa).
+any_rule if data.permit.model.abac_rules[input.resource.type][input.action]
 
 any_user_set if {
 	some rule in data.permit.model.abac_rules[input.resource.type][input.action]
