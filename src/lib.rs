@@ -23,6 +23,7 @@ pub mod error;
 pub mod explain;
 pub mod git;
 pub mod guard;
+pub mod hook;
 pub mod model;
 pub mod project;
 pub mod push;

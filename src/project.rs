@@ -1,8 +1,10 @@
-//! A permit project on disk: finding `permit.yaml`, reading its config, listing model files.
+//! A permit project on disk: finding `permit.yaml`, reading its config, listing model files at
+//! a revision (the working tree, a git ref, or the staged files in the index).
 
 use crate::config::{self, Config};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::error::Error;
+use crate::git::IndexFolder;
 use crate::model::load::Input;
 use crate::source::SourceMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,9 @@ pub enum Revision {
     WorkTree,
     /// The files at a git ref, read from git objects without checkout.
     Ref(String),
+    /// The staged files: what `git commit` would record (`check --staged`, the pre-commit
+    /// hook). Folders outside the repository are read from disk: git does not stage them.
+    Index,
 }
 
 /// A project found on disk.
@@ -29,13 +34,23 @@ pub struct Project {
 impl Project {
     /// Finds `permit.yaml` in `start` or the nearest parent and reads it.
     pub fn discover(start: &Path) -> Result<Project, Error> {
+        Self::open(&Self::find_root(start)?)
+    }
+
+    /// Like `discover`, reading `permit.yaml` and everything else at `rev` (the folder is found
+    /// on disk).
+    pub fn discover_at(start: &Path, rev: &Revision) -> Result<Project, Error> {
+        Self::open_at(&Self::find_root(start)?, rev)
+    }
+
+    /// The folder holding `permit.yaml`: `start` or its nearest parent that has one (canonical).
+    pub fn find_root(start: &Path) -> Result<PathBuf, Error> {
         let start = start.canonicalize().map_err(|e| Error::io(start, e))?;
-        let root = start
+        Ok(start
             .ancestors()
             .find(|d| d.join(config::FILE_NAME).is_file())
             .ok_or_else(|| Error::NoProject(start.clone()))?
-            .to_path_buf();
-        Self::open(&root)
+            .to_path_buf())
     }
 
     /// Reads the project whose `permit.yaml` is in `root`.
@@ -47,14 +62,30 @@ impl Project {
 
     /// The same project as it is at git ref `rev` (its `permit.yaml` too).
     pub fn at(&self, rev: &Revision) -> Result<Project, Error> {
+        Self::open_at(&self.root, rev)
+    }
+
+    /// The project in `root` as it is at `rev` (its `permit.yaml` too).
+    pub fn open_at(root: &Path, rev: &Revision) -> Result<Project, Error> {
         match rev {
-            Revision::WorkTree => Self::open(&self.root),
+            Revision::WorkTree => Self::open(root),
             Revision::Ref(r) => {
-                let repo = crate::git::Repo::open(&self.root)?;
+                let repo = crate::git::Repo::open(root)?;
                 let bytes = repo.read(r, config::FILE_NAME)?.ok_or_else(|| {
                     Error::Usage(format!("there is no `{}` at `{r}`", config::FILE_NAME))
                 })?;
-                Self::from_config(&self.root, bytes, rev.clone())
+                Self::from_config(root, bytes, rev.clone())
+            }
+            Revision::Index => {
+                let bytes = index_repo(root)?
+                    .index_read(config::FILE_NAME)?
+                    .ok_or_else(|| Error::UsageHelp {
+                        message: format!("`{}` is not staged", config::FILE_NAME),
+                        help: "stage the project (`git add permit.yaml policy`), or check the \
+                               working tree with `permit check`"
+                            .into(),
+                    })?;
+                Self::from_config(root, bytes, Revision::Index)
             }
         }
     }
@@ -103,10 +134,12 @@ impl Project {
             })
     }
 
-    fn at_text(&self) -> String {
+    /// Where the files come from, for messages: "", " at `REF`" or " in the git index".
+    pub fn at_text(&self) -> String {
         match &self.revision {
             Revision::WorkTree => String::new(),
             Revision::Ref(r) => format!(" at `{r}`"),
+            Revision::Index => " in the git index".into(),
         }
     }
 
@@ -114,21 +147,21 @@ impl Project {
     /// from the revision this project was opened at. `None` when the folder does not exist.
     pub fn files(&self, folder: &str, exts: &[&str]) -> Result<Option<Vec<Input>>, Error> {
         let found: Vec<(PathBuf, Vec<u8>)> = match &self.revision {
-            Revision::WorkTree => {
-                let dir = self.root.join(folder);
-                if !dir.is_dir() {
-                    return Ok(None);
-                }
-                let mut paths = Vec::new();
-                files_with(&dir, exts, &mut paths).map_err(|e| Error::io(&dir, e))?;
-                paths.sort();
-                let mut out = Vec::with_capacity(paths.len());
-                for p in paths {
-                    let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
-                    out.push((p, bytes));
-                }
-                out
-            }
+            Revision::WorkTree => match self.disk_files(folder, exts)? {
+                Some(files) => files,
+                None => return Ok(None),
+            },
+            Revision::Index => match index_repo(&self.root)?.index_files(folder, exts)? {
+                IndexFolder::Outside => match self.disk_files(folder, exts)? {
+                    Some(files) => files,
+                    None => return Ok(None),
+                },
+                IndexFolder::Missing => return Ok(None),
+                IndexFolder::Files(files) => files
+                    .into_iter()
+                    .map(|(rel, bytes)| (self.root.join(rel), bytes))
+                    .collect(),
+            },
             Revision::Ref(r) => {
                 let repo = crate::git::Repo::open(&self.root)?;
                 match repo.files(r, folder, exts)? {
@@ -152,20 +185,48 @@ impl Project {
         ))
     }
 
-    /// One file (path relative to the root) from the revision this project was opened at;
-    /// `None` when it does not exist there.
-    pub fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, Error> {
-        match &self.revision {
-            Revision::WorkTree => {
-                let path = self.root.join(rel);
-                match std::fs::read(&path) {
-                    Ok(bytes) => Ok(Some(bytes)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(Error::io(&path, e)),
+    /// One file (path relative to the root, e.g. a guard file) from the revision this project
+    /// was opened at; `None` when it is not there. As with `files`, a file outside the
+    /// repository is read from disk for the index.
+    pub fn file(&self, rel: &str) -> Result<Option<Input>, Error> {
+        let path = self.root.join(rel);
+        let bytes = match &self.revision {
+            Revision::WorkTree => disk_file(&path)?,
+            Revision::Ref(r) => crate::git::Repo::open(&self.root)?.read(r, rel)?,
+            Revision::Index => {
+                let repo = index_repo(&self.root)?;
+                match repo.repo_path(rel) {
+                    Some(_) => repo.index_read(rel)?,
+                    None => disk_file(&path)?,
                 }
             }
-            Revision::Ref(r) => crate::git::Repo::open(&self.root)?.read(r, rel),
+        };
+        Ok(bytes.map(|bytes| Input {
+            name: self.display(&path),
+            path,
+            bytes,
+        }))
+    }
+
+    /// `files` from disk: full paths and contents, `None` when the folder does not exist.
+    fn disk_files(
+        &self,
+        folder: &str,
+        exts: &[&str],
+    ) -> Result<Option<Vec<(PathBuf, Vec<u8>)>>, Error> {
+        let dir = self.root.join(folder);
+        if !dir.is_dir() {
+            return Ok(None);
         }
+        let mut paths = Vec::new();
+        files_with(&dir, exts, &mut paths).map_err(|e| Error::io(&dir, e))?;
+        paths.sort();
+        let mut out = Vec::with_capacity(paths.len());
+        for p in paths {
+            let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+            out.push((p, bytes));
+        }
+        Ok(Some(out))
     }
 
     /// A path as shown to the user: relative to the project root, with `/` separators.
@@ -176,6 +237,27 @@ impl Project {
             .collect::<Vec<_>>()
             .join("/")
     }
+}
+
+/// A file's bytes, `None` when there is no file at `path`.
+fn disk_file(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// The repository whose index `Revision::Index` reads; not being in one is the user's mistake.
+fn index_repo(root: &Path) -> Result<crate::git::Repo, Error> {
+    crate::git::Repo::try_open(root)?.ok_or_else(|| Error::UsageHelp {
+        message: format!(
+            "cannot read staged files: `{}` is not in a git repository",
+            root.display()
+        ),
+        help: "check the working tree with `permit check` (without `--staged`), or run `git init`"
+            .into(),
+    })
 }
 
 /// Every file below `dir` whose name ends with one of `exts`, skipping hidden entries.

@@ -394,3 +394,22 @@ fn scopes_bind_environments_and_projects() {
     let out = repo.permit(&["check"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
+
+#[test]
+fn check_staged_judges_the_guards_against_the_index() {
+    let repo = demo();
+    let good = repo.read("policy/resources.yaml");
+    break_through_derivation(&repo);
+    repo.git(&["add", "policy/resources.yaml"]);
+    std::fs::write(repo.path("policy/resources.yaml"), good).unwrap();
+    let out = repo.permit(&["check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the working tree is fine: {}",
+        stderr(&out)
+    );
+    let out = repo.permit(&["check", "--staged", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("guard::violated"), "{}", stdout(&out));
+}

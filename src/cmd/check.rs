@@ -4,7 +4,7 @@ use super::Context;
 use crate::cli::Format;
 use crate::diagnostics::Diagnostics;
 use crate::error::Error;
-use crate::project::Project;
+use crate::project::{Project, Revision};
 use crate::source::SourceMap;
 
 /// Validate the model and custom Rego: every problem, with file, line and a fix.
@@ -15,11 +15,19 @@ pub struct CheckArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     pub strict: bool,
+
+    /// Check the staged files (what `git commit` records), not the working tree.
+    #[arg(long)]
+    pub staged: bool,
 }
 
 pub fn run(ctx: &Context, args: CheckArgs) -> Result<u8, Error> {
     let format = ctx.format(&[Format::Json, Format::Github])?;
-    let mut project = Project::discover(&ctx.dir)?;
+    let mut project = if args.staged {
+        Project::discover_at(&ctx.dir, &Revision::Index)?
+    } else {
+        Project::discover(&ctx.dir)?
+    };
     let mut checked = project.check()?;
     let model = (!checked.diags.has_errors()).then_some(&checked.model);
     let environment = crate::guard::current_environment(&project);

@@ -5,6 +5,7 @@ pub mod build;
 pub mod check;
 pub mod diff;
 pub mod eval;
+pub mod hook;
 pub mod init;
 pub mod pdp;
 pub mod promote;
@@ -72,6 +73,7 @@ pub fn run(ctx: &Context, command: Command) -> Result<u8, Error> {
         Command::Promote(args) => promote::run(ctx, args),
         Command::Push(args) => push::run(ctx, args),
         Command::Pdp(args) => pdp::run(ctx, args),
+        Command::Hook(args) => hook::run(ctx, args),
     }
 }
 

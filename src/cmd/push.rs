@@ -312,16 +312,19 @@ pub fn build_bundle(
     environment: Option<&str>,
     key: Option<&SigningKey>,
 ) -> Result<Option<Bundle>, Error> {
+    if *rev == Revision::Index {
+        // a bundle's revision names a commit or a working tree; staged files have neither
+        return Err(Error::Usage(
+            "bundles are built from a git ref or the working tree, not the git index".into(),
+        ));
+    }
     let mut at = project.at(rev)?;
     let built = at.build()?;
     super::print_errors(ctx, &built.checked.diags, &at.sources);
     let Some(compiled) = built.compiled else {
         eprintln!(
             "error: no bundle: the model{} has {} error(s)",
-            match rev {
-                Revision::Ref(r) => format!(" at `{r}`"),
-                Revision::WorkTree => String::new(),
-            },
+            at.at_text(),
             built.checked.diags.error_count()
         );
         return Ok(None);
@@ -340,7 +343,7 @@ pub fn build_bundle(
     }
     let (revision, source) = match rev {
         Revision::Ref(r) => (crate::git::Repo::open(&project.root)?.sha(r)?, r.clone()),
-        Revision::WorkTree => (
+        Revision::WorkTree | Revision::Index => (
             worktree_revision(project, &compiled)?,
             "working tree".into(),
         ),

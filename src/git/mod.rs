@@ -1,4 +1,11 @@
-//! The one place that talks to git2: reading files at a ref without checking it out.
+//! The one place that talks to git2: reading files at a ref without checking it out, or as
+//! staged in the index (`index.rs`), and where the repository keeps its hooks (`hooks.rs`).
+
+mod hooks;
+mod index;
+mod stat;
+
+pub use index::IndexFolder;
 
 use crate::error::Error;
 use std::path::{Path, PathBuf};
@@ -6,6 +13,8 @@ use std::path::{Path, PathBuf};
 /// A git repository holding a permit project, possibly in a subfolder.
 pub struct Repo {
     repo: git2::Repository,
+    /// The working tree's root, canonical.
+    workdir: PathBuf,
     /// The project folder relative to the repository root, `/`-separated ("" at the root).
     prefix: String,
 }
@@ -17,13 +26,28 @@ fn git_error(what: &str, e: git2::Error) -> Error {
 impl Repo {
     /// Opens the repository containing `project_root`.
     pub fn open(project_root: &Path) -> Result<Repo, Error> {
-        let repo = git2::Repository::discover(project_root).map_err(|e| {
+        Self::try_open(project_root)?.ok_or_else(|| {
             Error::Environment(format!(
-                "`{}` is not in a git repository ({})",
-                project_root.display(),
-                e.message()
+                "`{}` is not in a git repository",
+                project_root.display()
             ))
-        })?;
+        })
+    }
+
+    /// Opens the repository containing `project_root`; `None` when there is none (the caller
+    /// decides whether that is the user's mistake), `Err` when one exists but cannot be opened.
+    pub fn try_open(project_root: &Path) -> Result<Option<Repo>, Error> {
+        let repo = match git2::Repository::discover(project_root) {
+            Ok(r) => r,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::Environment(format!(
+                    "cannot open the git repository of `{}` ({})",
+                    project_root.display(),
+                    e.message()
+                )))
+            }
+        };
         let workdir = repo
             .workdir()
             .ok_or_else(|| Error::Environment("the repository has no working tree".into()))?
@@ -39,7 +63,16 @@ impl Repo {
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join("/");
-        Ok(Repo { repo, prefix })
+        Ok(Some(Repo {
+            repo,
+            workdir,
+            prefix,
+        }))
+    }
+
+    /// The project folder relative to the repository root, `/`-separated ("" at the root).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     fn full(&self, rel: &str) -> String {
@@ -387,8 +420,10 @@ impl Repo {
                 e.message()
             ))
         })?;
+        let workdir = repo.workdir().unwrap_or(repo.path()).to_path_buf();
         Ok(Repo {
             repo,
+            workdir,
             prefix: String::new(),
         })
     }
@@ -421,8 +456,10 @@ impl Repo {
                 )
                 .map_err(|e| git_error(&format!("cannot fetch `{url}`"), e))?;
         }
+        let workdir = repo.workdir().unwrap_or(repo.path()).to_path_buf();
         Ok(Repo {
             repo,
+            workdir,
             prefix: String::new(),
         })
     }

@@ -74,14 +74,7 @@ fn from_path(project: &Project, rel: &str) -> Result<Option<Vec<Input>>, Error> 
     if let Some(files) = project.files(rel, EXTS)? {
         return Ok(Some(files));
     }
-    Ok(project.read(rel)?.map(|bytes| {
-        let path = project.root.join(rel);
-        vec![Input {
-            name: project.display(&path),
-            path,
-            bytes,
-        }]
-    }))
+    Ok(project.file(rel)?.map(|input| vec![input]))
 }
 
 fn from_disk(project: &Project, path: &Path) -> Result<Option<Vec<Input>>, Error> {
