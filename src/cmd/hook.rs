@@ -35,6 +35,7 @@ pub struct InstallArgs {
 }
 
 pub fn run(ctx: &Context, args: HookArgs) -> Result<u8, Error> {
+    ctx.format(&[])?; // text only
     let root = Project::find_root(&ctx.dir)?;
     let repo = crate::git::Repo::try_open(&root)?.ok_or_else(|| Error::UsageHelp {
         message: format!(

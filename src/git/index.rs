@@ -145,6 +145,8 @@ impl Repo {
             format!("{folder}/")
         };
         // entries are sorted by path, so the folder is one run starting at the first match
+        // (case-insensitively on file systems where git ignores case: `POLICY/x` may sit
+        // inside the run and is skipped, not taken for its end)
         let Ok(start) = index.find_prefix(prefix.as_str()) else {
             return Ok(IndexFolder::Missing);
         };
@@ -154,8 +156,12 @@ impl Repo {
         let mut pos = start;
         while let Some(entry) = index.get(pos) {
             pos += 1;
-            let Some(sub) = entry.path.strip_prefix(prefix.as_bytes()) else {
+            let head = entry.path.get(..prefix.len()).unwrap_or_default();
+            if !head.eq_ignore_ascii_case(prefix.as_bytes()) {
                 break;
+            }
+            let Some(sub) = entry.path.strip_prefix(prefix.as_bytes()) else {
+                continue;
             };
             if intent_to_add(&entry) {
                 continue;
