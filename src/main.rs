@@ -10,6 +10,13 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // `permit ... | head` closes stdout early: end quietly as other Unix tools do, instead of
+    // panicking in `println!` on the broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let ctx = permit::cmd::Context::new(&cli);
     match permit::cmd::run(&ctx, cli.command) {
