@@ -22,6 +22,7 @@ pub mod engine;
 pub mod error;
 pub mod explain;
 pub mod git;
+pub mod lint;
 pub mod model;
 pub mod project;
 pub mod push;

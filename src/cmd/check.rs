@@ -4,7 +4,7 @@ use super::Context;
 use crate::cli::Format;
 use crate::diagnostics::Diagnostics;
 use crate::error::Error;
-use crate::project::Project;
+use crate::project::{Checked, Project};
 use crate::source::SourceMap;
 
 /// Validate the model and custom Rego: every problem, with file, line and a fix.
@@ -20,7 +20,8 @@ pub struct CheckArgs {
 pub fn run(ctx: &Context, args: CheckArgs) -> Result<u8, Error> {
     let format = ctx.format(&[Format::Json, Format::Github])?;
     let mut project = Project::discover(&ctx.dir)?;
-    let checked = project.check()?;
+    let mut checked = project.check()?;
+    lint(&mut project, &mut checked)?;
     let failed = checked.diags.has_errors() || (args.strict && !checked.diags.items.is_empty());
     match format {
         Format::Json => print_json(&checked.diags, &project.sources, failed),
@@ -57,6 +58,21 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<u8, Error> {
         }
     }
     Ok(u8::from(failed))
+}
+
+/// Adds the least-privilege warnings (`crate::lint`), reading the decision tests only for the
+/// permissions they name. Skipped on a model with errors, where they would be noise.
+fn lint(project: &mut Project, checked: &mut Checked) -> Result<(), Error> {
+    if !checked.diags.has_errors() {
+        let now = crate::project::now()?;
+        let tests = project.config.tests.clone();
+        let inputs = project.files(&tests, &[".yaml", ".yml"])?;
+        let tested = crate::testing::file::named_permissions(&inputs.unwrap_or_default());
+        let found = crate::lint::lint(&checked.model, now, tested.as_ref());
+        checked.diags.extend(found);
+    }
+    crate::lint::cap(&mut checked.diags);
+    Ok(())
 }
 
 fn plural(n: usize) -> &'static str {

@@ -354,6 +354,89 @@ impl<'m> Graph<'m> {
         }
     }
 
+    /// The roles `role` on type `ty` holds through `extends`, itself first.
+    fn closure<'a>(&'a self, ty: &'m str, role: &'a &'m str) -> &'a [&'m str] {
+        match self.extends.get(&(ty, *role)) {
+            Some(held) if !held.is_empty() => held,
+            _ => std::slice::from_ref(role),
+        }
+    }
+
+    /// Which resource roles, as `(type, role)`, are held on some instance when the `starts`
+    /// (`(instance, role)` pairs) are: through `extends` and derivations along relationships.
+    ///
+    /// Walking every instance from every start costs as much as materializing the whole
+    /// directory, so the walk is pruned: first what the starts hold through `extends` (no
+    /// relationship needed), then instances only along derivations that can still reach a
+    /// role not found yet (decided on the type-level derivation graph), stopping when none is.
+    pub(crate) fn held_types(&self, starts: &[(&'m str, &'m str)]) -> HashSet<(&'m str, &'m str)> {
+        let mut found: HashSet<(&str, &str)> = HashSet::new();
+        for &(inst, role) in starts {
+            if let Some((ty, _)) = split_instance(inst) {
+                found.extend(self.closure(ty, &role).iter().map(|&h| (ty, h)));
+            }
+        }
+        let mut missing = self.extends.keys().filter(|k| !found.contains(*k)).count();
+        if missing == 0 {
+            return found;
+        }
+        // type level: (type, role) -> the (type, role) pairs its derivations give
+        let mut feeds: HashMap<(&str, &str), Vec<(&str, &str)>> = HashMap::new();
+        for &(ty, role) in self.extends.keys() {
+            for &h in self.closure(ty, &role) {
+                for &(_, dty, drole) in self.derive.get(&(ty, h)).into_iter().flatten() {
+                    feeds.entry((dty, drole)).or_default().push((ty, role));
+                }
+            }
+        }
+        // `useful`: the pairs from which a missing one can be derived
+        let mut useful: HashSet<(&str, &str)> = HashSet::new();
+        let mut todo: Vec<(&str, &str)> = self
+            .extends
+            .keys()
+            .filter(|k| !found.contains(*k))
+            .copied()
+            .collect();
+        while let Some(node) = todo.pop() {
+            if useful.insert(node) {
+                todo.extend(feeds.get(&node).into_iter().flatten().copied());
+            }
+        }
+        let mut seen: HashSet<(&str, &str)> = HashSet::new();
+        let mut queue: VecDeque<(&str, &str)> = starts
+            .iter()
+            .copied()
+            .filter(|&(i, r)| split_instance(i).is_some_and(|(ty, _)| useful.contains(&(ty, r))))
+            .collect();
+        while let Some((i, r)) = queue.pop_front() {
+            let Some((ty, _)) = split_instance(i) else {
+                continue;
+            };
+            if !seen.insert((i, r)) {
+                continue;
+            }
+            for &h in self.closure(ty, &r) {
+                if found.insert((ty, h)) && self.extends.contains_key(&(ty, h)) {
+                    missing -= 1;
+                    if missing == 0 {
+                        return found;
+                    }
+                }
+                for &(relation, dty, drole) in self.derive.get(&(ty, h)).into_iter().flatten() {
+                    if !useful.contains(&(dty, drole)) {
+                        continue;
+                    }
+                    for &o in self.related.get(&(i, relation)).into_iter().flatten() {
+                        if split_instance(o).is_some_and(|(oty, _)| oty == dty) {
+                            queue.push_back((o, drole));
+                        }
+                    }
+                }
+            }
+        }
+        found
+    }
+
     /// The roles held, as assigned or derived (not through `extends`, which `resource_grants`
     /// already closes over), starting from `role` on `inst`. `seen` keeps (instance, role)
     /// pairs already explored, including those reached through `extends`.
