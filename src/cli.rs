@@ -58,4 +58,5 @@ pub enum Command {
     Promote(crate::cmd::promote::PromoteArgs),
     Push(crate::cmd::push::PushArgs),
     Pdp(crate::cmd::pdp::PdpArgs),
+    Users(crate::cmd::users::UsersArgs),
 }

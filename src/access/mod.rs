@@ -7,6 +7,7 @@
 //! instances, their stored attributes, an empty query context) at one instant `now`.
 
 pub mod condition;
+pub mod users;
 
 use crate::compile::data::{resource_role_grants, role_closure, tenant_role_grants, until, Graph};
 use crate::model::{split_instance, Attributes, Model, Scope, User, DEFAULT_TENANT};

@@ -11,6 +11,7 @@ pub mod promote;
 pub mod push;
 pub mod schema;
 pub mod test;
+pub mod users;
 
 use crate::cli::{ColorChoice, Command, Format};
 use crate::diagnostics::{Diagnostics, Renderer};
@@ -72,6 +73,7 @@ pub fn run(ctx: &Context, command: Command) -> Result<u8, Error> {
         Command::Promote(args) => promote::run(ctx, args),
         Command::Push(args) => push::run(ctx, args),
         Command::Pdp(args) => pdp::run(ctx, args),
+        Command::Users(args) => users::run(ctx, args),
     }
 }
 
