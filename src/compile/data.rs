@@ -370,17 +370,24 @@ impl<'m> Graph<'m> {
     /// relationship needed), then instances only along derivations that can still reach a
     /// role not found yet (decided on the type-level derivation graph), stopping when none is.
     pub(crate) fn held_types(&self, starts: &[(&'m str, &'m str)]) -> HashSet<(&'m str, &'m str)> {
+        let start_nodes: HashSet<(&str, &str)> = starts
+            .iter()
+            .filter_map(|&(inst, role)| split_instance(inst).map(|(ty, _)| (ty, role)))
+            .collect();
         let mut found: HashSet<(&str, &str)> = HashSet::new();
-        for &(inst, role) in starts {
-            if let Some((ty, _)) = split_instance(inst) {
-                found.extend(self.closure(ty, &role).iter().map(|&h| (ty, h)));
-            }
+        for (ty, role) in &start_nodes {
+            found.extend(self.closure(ty, role).iter().map(|&h| (*ty, h)));
         }
-        let mut missing = self.extends.keys().filter(|k| !found.contains(*k)).count();
-        if missing == 0 {
+        let missing: HashSet<(&str, &str)> = self
+            .extends
+            .keys()
+            .filter(|k| !found.contains(*k))
+            .copied()
+            .collect();
+        if missing.is_empty() {
             return found;
         }
-        // type level: (type, role) -> the (type, role) pairs its derivations give
+        // type level: which (type, role) pairs a derivation from each one gives
         let mut feeds: HashMap<(&str, &str), Vec<(&str, &str)>> = HashMap::new();
         for &(ty, role) in self.extends.keys() {
             for &h in self.closure(ty, &role) {
@@ -391,45 +398,61 @@ impl<'m> Graph<'m> {
         }
         // `useful`: the pairs from which a missing one can be derived
         let mut useful: HashSet<(&str, &str)> = HashSet::new();
-        let mut todo: Vec<(&str, &str)> = self
-            .extends
-            .keys()
-            .filter(|k| !found.contains(*k))
-            .copied()
-            .collect();
+        let mut todo: Vec<(&str, &str)> = missing.iter().copied().collect();
         while let Some(node) = todo.pop() {
             if useful.insert(node) {
                 todo.extend(feeds.get(&node).into_iter().flatten().copied());
             }
         }
+        // what holding a useful pair on an instance finds (the missing roles its `extends`
+        // reach) and where it leads (derivations towards useful pairs): one lookup per step
+        let steps: HashMap<(&str, &str), (Vec<(&str, &str)>, Vec<(&str, &str, &str)>)> = useful
+            .iter()
+            .map(|&(ty, role)| {
+                let closure = self.closure(ty, &role);
+                let finds = closure
+                    .iter()
+                    .map(|&h| (ty, h))
+                    .filter(|k| missing.contains(k))
+                    .collect();
+                let leads = closure
+                    .iter()
+                    .flat_map(|&h| self.derive.get(&(ty, h)).into_iter().flatten().copied())
+                    .filter(|&(_, dty, drole)| useful.contains(&(dty, drole)))
+                    .collect();
+                ((ty, role), (finds, leads))
+            })
+            .collect();
+        let mut left = missing.len();
         let mut seen: HashSet<(&str, &str)> = HashSet::new();
         let mut queue: VecDeque<(&str, &str)> = starts
             .iter()
             .copied()
-            .filter(|&(i, r)| split_instance(i).is_some_and(|(ty, _)| useful.contains(&(ty, r))))
+            .filter(|&(i, r)| split_instance(i).is_some_and(|(ty, _)| steps.contains_key(&(ty, r))))
             .collect();
         while let Some((i, r)) = queue.pop_front() {
             let Some((ty, _)) = split_instance(i) else {
                 continue;
             };
+            let Some((finds, leads)) = steps.get(&(ty, r)) else {
+                continue;
+            };
             if !seen.insert((i, r)) {
                 continue;
             }
-            for &h in self.closure(ty, &r) {
-                if found.insert((ty, h)) && self.extends.contains_key(&(ty, h)) {
-                    missing -= 1;
-                    if missing == 0 {
+            for &k in finds {
+                if found.insert(k) {
+                    left -= 1;
+                    if left == 0 {
                         return found;
                     }
                 }
-                for &(relation, dty, drole) in self.derive.get(&(ty, h)).into_iter().flatten() {
-                    if !useful.contains(&(dty, drole)) {
-                        continue;
-                    }
-                    for &o in self.related.get(&(i, relation)).into_iter().flatten() {
-                        if split_instance(o).is_some_and(|(oty, _)| oty == dty) {
-                            queue.push_back((o, drole));
-                        }
+            }
+            for &(relation, dty, drole) in leads {
+                for &o in self.related.get(&(i, relation)).into_iter().flatten() {
+                    let fits = split_instance(o).is_some_and(|(oty, _)| oty == dty);
+                    if fits && !seen.contains(&(o, drole)) {
+                        queue.push_back((o, drole));
                     }
                 }
             }
