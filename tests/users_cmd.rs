@@ -194,11 +194,26 @@ fn json_is_a_stable_document_with_sorted_keys() {
         keys(&olga["instance_roles"][0]),
         ["how", "instance", "role", "via"]
     );
-    // the same run twice gives the same bytes
+    // users are written one at a time, yet the bytes are those of the whole document
+    // pretty-printed, and the same on every run
     let again = users(&dir, &["--format", "json"], Some(NOW));
     assert_eq!(
         again.stdout,
         serde_json::to_string_pretty(&doc).unwrap() + "\n"
+    );
+    // ... also when no user is listed
+    let none = users(
+        &dir,
+        &[
+            "--format", "json", "--stale", "--within", "0", "--tenant", "globex",
+        ],
+        Some(NOW),
+    );
+    let empty: Value = serde_json::from_str(&none.stdout).unwrap();
+    assert_eq!(empty["users"], serde_json::json!([]));
+    assert_eq!(
+        none.stdout,
+        serde_json::to_string_pretty(&empty).unwrap() + "\n"
     );
 }
 

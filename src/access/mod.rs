@@ -204,6 +204,12 @@ impl<'m> Access<'m> {
         out
     }
 
+    /// Resource role `role` of type `ty` and every role it reaches through `extends`, itself
+    /// first (precomputed: no allocation).
+    pub fn resource_role_closure<'a>(&'a self, ty: &'m str, role: &'a &'m str) -> &'a [&'m str] {
+        self.graph.closure(ty, role)
+    }
+
     /// The resource roles that holding `role` on `inst` gives, assigned or derived along
     /// relationships (not closed over `extends`): `(instance, role)`, the start first.
     pub fn reach(&self, inst: &'m str, role: &'m str) -> Vec<(&'m str, &'m str)> {

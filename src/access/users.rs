@@ -38,13 +38,36 @@ impl How {
     }
 }
 
+/// Why a role is held, beyond "assigned": the held role that extends it, or the assignment a
+/// derivation rests on. Written out as `editor` or `admin on folder:engineering`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via<'m> {
+    Role(&'m str),
+    Assignment { role: &'m str, instance: &'m str },
+}
+
+impl std::fmt::Display for Via<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Via::Role(r) => f.write_str(r),
+            Via::Assignment { role, instance } => write!(f, "{role} on {instance}"),
+        }
+    }
+}
+
+impl Serialize for Via<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// A tenant role held in a tenant. JSON keys are declared in sorted order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TenantRole<'m> {
     pub how: How,
     pub role: &'m str,
     pub tenant: &'m str,
-    pub via: Option<String>,
+    pub via: Option<Via<'m>>,
 }
 
 /// A resource role held on one instance.
@@ -53,14 +76,30 @@ pub struct InstanceRole<'m> {
     pub how: How,
     pub instance: &'m str,
     pub role: &'m str,
-    pub via: Option<String>,
+    pub via: Option<Via<'m>>,
 }
 
 /// What the held roles allow: `type:action` per tenant, actions per instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Permissions<'m> {
     pub instances: BTreeMap<&'m str, BTreeSet<&'m str>>,
-    pub tenants: BTreeMap<&'m str, BTreeSet<String>>,
+    pub tenants: BTreeMap<&'m str, BTreeSet<TypeAction<'m>>>,
+}
+
+/// A tenant-wide permission, written `type:action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TypeAction<'m>(pub &'m str, pub &'m str);
+
+impl std::fmt::Display for TypeAction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.0, self.1)
+    }
+}
+
+impl Serialize for TypeAction<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// An assignment that has expired or expires within the window asked for.
@@ -104,28 +143,62 @@ pub struct Filter<'a> {
     pub within_ns: i64,
 }
 
-/// The report on `user`, at the instant `access` answers for.
-pub fn report<'m>(
+impl Filter<'_> {
+    fn tenant(&self, t: &str) -> bool {
+        self.tenant.is_none_or(|want| want == t)
+    }
+
+    fn instance(&self, access: &Access, i: &str) -> bool {
+        self.tenant(access.instance_tenant(i))
+    }
+}
+
+/// `user`'s stale assignments in the filter's scope: cheap, so callers that only want users
+/// with stale assignments ask this first and build the [`report`] only for them.
+pub fn stale<'m>(
     access: &Access<'m>,
     sources: &SourceMap,
     user: &'m User,
     now: i64,
     filter: Filter<'_>,
+) -> Vec<Stale<'m>> {
+    user.roles
+        .iter()
+        .filter_map(|a| stale_one(access, sources, a, now, filter.within_ns))
+        .filter(|s| match (s.tenant, s.instance) {
+            (Some(t), _) => filter.tenant(t),
+            (None, Some(i)) => filter.instance(access, i),
+            (None, None) => false,
+        })
+        .collect()
+}
+
+/// The report on `user`, at the instant `access` answers for, with its `stale` assignments.
+pub fn report<'m>(
+    access: &Access<'m>,
+    user: &'m User,
+    stale: Vec<Stale<'m>>,
+    filter: Filter<'_>,
 ) -> UserReport<'m> {
-    let in_tenant = |t: &str| filter.tenant.is_none_or(|want| want == t);
-    let on_instance = |i: &str| in_tenant(access.instance_tenant(i));
     let mut permissions = Permissions::default();
     for (t, ty, action) in access.tenant_permissions(user) {
-        if in_tenant(t) {
+        if filter.tenant(t) {
             permissions
                 .tenants
                 .entry(t)
                 .or_default()
-                .insert(format!("{ty}:{action}"));
+                .insert(TypeAction(ty, action));
         }
     }
-    let mut held = access.instance_roles(user);
-    held.retain(|i, _| on_instance(i));
+    let mut tenant_roles = tenant_roles(access, user);
+    tenant_roles.retain(|r| filter.tenant(r.tenant));
+    let mut instance_roles = instance_roles(access, user);
+    instance_roles.retain(|r| filter.instance(access, r.instance));
+    // what the held roles grant (`extends` included: the grants are closed over it anyway)
+    let mut held: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for r in &instance_roles {
+        held.entry(r.instance).or_default().insert(r.role);
+    }
     for (inst, action) in access.permissions_of(&held) {
         permissions
             .instances
@@ -133,20 +206,6 @@ pub fn report<'m>(
             .or_default()
             .insert(action);
     }
-    let mut tenant_roles = tenant_roles(access, user);
-    tenant_roles.retain(|r| in_tenant(r.tenant));
-    let mut instance_roles = instance_roles(access, user);
-    instance_roles.retain(|r| on_instance(r.instance));
-    let stale = user
-        .roles
-        .iter()
-        .filter_map(|a| stale(access, sources, a, now, filter.within_ns))
-        .filter(|s| match (s.tenant, s.instance) {
-            (Some(t), _) => in_tenant(t),
-            (None, Some(i)) => on_instance(i),
-            (None, None) => false,
-        })
-        .collect();
     UserReport {
         instance_roles,
         key: &user.key.text,
@@ -158,12 +217,12 @@ pub fn report<'m>(
 
 /// Keeps, for each place and role, the first of the ways it is held (see [`How`]).
 fn keep<'m>(
-    out: &mut BTreeMap<(&'m str, &'m str), (How, Option<String>)>,
+    out: &mut BTreeMap<(&'m str, &'m str), (How, Option<Via<'m>>)>,
     at: (&'m str, &'m str),
     how: How,
-    via: Option<String>,
+    via: Option<Via<'m>>,
 ) {
-    let slot = out.entry(at).or_insert((how, via.clone()));
+    let slot = out.entry(at).or_insert((how, via));
     if how < slot.0 {
         *slot = (how, via);
     }
@@ -177,12 +236,7 @@ fn tenant_roles<'m>(access: &Access<'m>, user: &'m User) -> Vec<TenantRole<'m>> 
         keep(&mut found, (tenant, role), How::Assigned, None);
         for e in role_closure(role, |n| roles.get(n).map(|r| &r.extends)) {
             if let Some((e, _)) = roles.get_key_value(&e).filter(|(k, _)| *k != role) {
-                keep(
-                    &mut found,
-                    (tenant, e),
-                    How::Extends,
-                    Some(role.to_string()),
-                );
+                keep(&mut found, (tenant, e), How::Extends, Some(Via::Role(role)));
             }
         }
     }
@@ -199,7 +253,6 @@ fn tenant_roles<'m>(access: &Access<'m>, user: &'m User) -> Vec<TenantRole<'m>> 
 
 /// Live resource roles by instance: assigned, derived, and what those extend.
 fn instance_roles<'m>(access: &Access<'m>, user: &'m User) -> Vec<InstanceRole<'m>> {
-    let resources = &access.model.resources;
     let mut found = BTreeMap::new();
     for a in user.roles.iter().filter(|a| access.live(a)) {
         let Scope::Resource(start) = &a.scope else {
@@ -207,19 +260,20 @@ fn instance_roles<'m>(access: &Access<'m>, user: &'m User) -> Vec<InstanceRole<'
         };
         let (start, assigned) = (start.text.as_str(), a.role.text.as_str());
         for (inst, role) in access.reach(start, assigned) {
+            let Some((ty, _)) = split_instance(inst) else {
+                continue;
+            };
             if (inst, role) == (start, assigned) {
                 keep(&mut found, (inst, role), How::Assigned, None);
             } else {
-                let via = format!("{assigned} on {start}");
+                let via = Via::Assignment {
+                    role: assigned,
+                    instance: start,
+                };
                 keep(&mut found, (inst, role), How::Derived, Some(via));
             }
-            let Some(res) = split_instance(inst).and_then(|(ty, _)| resources.get(ty)) else {
-                continue;
-            };
-            for e in role_closure(role, |n| res.roles.get(n).map(|r| &r.extends)) {
-                if let Some((e, _)) = res.roles.get_key_value(&e).filter(|(k, _)| *k != role) {
-                    keep(&mut found, (inst, e), How::Extends, Some(role.to_string()));
-                }
+            for &e in access.resource_role_closure(ty, &role).iter().skip(1) {
+                keep(&mut found, (inst, e), How::Extends, Some(Via::Role(role)));
             }
         }
     }
@@ -235,7 +289,7 @@ fn instance_roles<'m>(access: &Access<'m>, user: &'m User) -> Vec<InstanceRole<'
 }
 
 /// `a` as a stale assignment, when it expired or expires within `within_ns` of `now`.
-fn stale<'m>(
+fn stale_one<'m>(
     access: &Access<'m>,
     sources: &SourceMap,
     a: &'m Assignment,

@@ -1,13 +1,14 @@
 //! `permit users`: who holds which roles, what they may do, and which assignments are stale.
 
 use super::Context;
-use crate::access::users::{report, Filter, How, UserReport, DAY_NS};
+use crate::access::users::{report, stale, Filter, How, Stale, UserReport, Via, DAY_NS};
 use crate::access::Access;
 use crate::cli::Format;
 use crate::error::Error;
 use crate::model::{Model, DEFAULT_TENANT};
 use crate::project::Project;
-use serde::Serialize;
+use std::fmt::Write as _;
+use std::io::Write;
 
 /// List users with their effective roles and permissions, and stale assignments.
 ///
@@ -25,17 +26,6 @@ pub struct UsersArgs {
     /// List only users with stale assignments, and only those assignments.
     #[arg(long)]
     pub stale: bool,
-}
-
-/// The `--format json` document. Keys are declared in sorted order.
-#[derive(Serialize)]
-struct Doc<'a> {
-    /// The instant expiry was judged at, RFC 3339.
-    now: String,
-    stale_only: bool,
-    tenant: Option<&'a str>,
-    users: &'a [UserReport<'a>],
-    within_days: u32,
 }
 
 pub fn run(ctx: &Context, args: UsersArgs) -> Result<u8, Error> {
@@ -57,45 +47,28 @@ pub fn run(ctx: &Context, args: UsersArgs) -> Result<u8, Error> {
         tenant: args.tenant.as_deref(),
         within_ns: i64::from(args.within).saturating_mul(DAY_NS),
     };
-    let users: Vec<UserReport> = model
-        .users
-        .values()
-        .map(|u| report(&access, &project.sources, u, now, filter))
-        .filter(|r| {
-            if args.stale {
-                !r.stale.is_empty()
-            } else {
-                args.tenant.is_none() || !r.is_empty()
-            }
-        })
-        .collect();
-    match format {
-        Format::Json => {
-            let doc = Doc {
-                now: rfc3339(now),
-                stale_only: args.stale,
-                tenant: args.tenant.as_deref(),
-                users: &users,
-                within_days: args.within,
-            };
-            let text = serde_json::to_string_pretty(&doc)
-                .map_err(|e| Error::Internal(format!("cannot write the users document: {e}")))?;
-            emit(&(text + "\n"))?;
+    let sources = &project.sources;
+    // one user at a time: a directory of 100,000 users is never held as reports all at once
+    let shown = model.users.values().filter_map(|u| {
+        let stale = stale(&access, sources, u, now, filter);
+        if args.stale && stale.is_empty() {
+            return None;
         }
-        _ => emit(&text(ctx, &users, &args))?,
+        let r = report(&access, u, stale, filter);
+        (args.stale || args.tenant.is_none() || !r.is_empty()).then_some(r)
+    });
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = match format {
+        Format::Json => write_json(&mut out, now, &args, shown),
+        _ => write_text(&mut out, &Widths::of(&access), ctx.quiet, &args, shown),
     }
-    Ok(0)
-}
-
-/// Writes to stdout; a reader that stops early (`permit users | head`) is not an error.
-fn emit(text: &str) -> Result<(), Error> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    .and_then(|()| out.flush());
+    match written {
+        // a reader that stops early (`permit users | head`) is not an error
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(Error::Environment(format!("cannot write to stdout: {e}")))
         }
-        _ => Ok(()),
+        _ => Ok(0),
     }
 }
 
@@ -135,36 +108,90 @@ fn rfc3339(ns: i64) -> String {
         .unwrap_or_else(|| ns.to_string())
 }
 
-/// Three tables: roles, permissions, stale assignments (only the last with `--stale`).
-fn text(ctx: &Context, users: &[UserReport], args: &UsersArgs) -> String {
-    let mut out = String::new();
-    if !args.stale {
-        let mut roles = vec![row(["USER", "TENANT/INSTANCE", "ROLE", "HOW"])];
-        let mut perms = vec![row(["USER", "TENANT/INSTANCE", "PERMISSIONS"])];
-        for u in users {
-            for r in &u.tenant_roles {
-                roles.push(row([u.key, r.tenant, r.role, &how(r.how, &r.via)]));
-            }
-            for r in &u.instance_roles {
-                roles.push(row([u.key, r.instance, r.role, &how(r.how, &r.via)]));
-            }
-            if u.tenant_roles.is_empty() && u.instance_roles.is_empty() {
-                roles.push(row([u.key, "-", "-", "no live role"]));
-            }
-            for (t, p) in &u.permissions.tenants {
-                let list: Vec<&str> = p.iter().map(String::as_str).collect();
-                perms.push(row([u.key, t, &list.join(", ")]));
-            }
-            for (i, p) in &u.permissions.instances {
-                let list: Vec<&str> = p.iter().copied().collect();
-                perms.push(row([u.key, i, &list.join(", ")]));
-            }
-        }
-        out.push_str(&table(&roles));
-        out.push('\n');
-        out.push_str(&table(&perms));
-        out.push('\n');
+/// The `--format json` document, `{now, stale_only, tenant, users, within_days}` (keys
+/// sorted), written a user at a time: the same bytes `serde_json::to_string_pretty` gives for
+/// the whole document.
+fn write_json<'m>(
+    out: &mut impl Write,
+    now: i64,
+    args: &UsersArgs,
+    users: impl Iterator<Item = UserReport<'m>>,
+) -> std::io::Result<()> {
+    let now = serde_json::to_string(&rfc3339(now)).map_err(std::io::Error::other)?;
+    let tenant = serde_json::to_string(&args.tenant).map_err(std::io::Error::other)?;
+    writeln!(out, "{{")?;
+    writeln!(out, "  \"now\": {now},")?;
+    writeln!(out, "  \"stale_only\": {},", args.stale)?;
+    writeln!(out, "  \"tenant\": {tenant},")?;
+    write!(out, "  \"users\": [")?;
+    let mut first = true;
+    for u in users {
+        out.write_all(if first { b"\n    " } else { b",\n    " })?;
+        let text = serde_json::to_string_pretty(&u).map_err(std::io::Error::other)?;
+        out.write_all(text.replace('\n', "\n    ").as_bytes())?;
+        first = false;
     }
+    if !first {
+        write!(out, "\n  ")?;
+    }
+    writeln!(out, "],")?;
+    writeln!(out, "  \"within_days\": {}", args.within)?;
+    writeln!(out, "}}")
+}
+
+/// Column widths of the roles and permissions tables, from the whole model (the widest user
+/// key, place and role), so rows can be written as users are reported.
+struct Widths {
+    user: usize,
+    place: usize,
+    role: usize,
+}
+
+impl Widths {
+    fn of(access: &Access) -> Widths {
+        let m = access.model;
+        let widest = |header: &str, names: &mut dyn Iterator<Item = &str>| {
+            names
+                .map(|n| n.chars().count())
+                .chain([header.chars().count()])
+                .max()
+                .unwrap_or(0)
+        };
+        let instances = access.instances();
+        Widths {
+            user: widest("USER", &mut m.users.keys().map(String::as_str)),
+            place: widest(
+                "TENANT/INSTANCE",
+                &mut m
+                    .tenants
+                    .keys()
+                    .map(String::as_str)
+                    .chain([DEFAULT_TENANT])
+                    .chain(instances.iter().copied()),
+            ),
+            role: widest(
+                "ROLE",
+                &mut m
+                    .roles
+                    .keys()
+                    .chain(m.resources.values().flat_map(|r| r.roles.keys()))
+                    .map(String::as_str),
+            ),
+        }
+    }
+}
+
+/// Three tables: roles, permissions, stale assignments (only the last with `--stale`). Role
+/// rows are written as users come; permission rows wait, rendered, until the roles are done.
+fn write_text<'m>(
+    out: &mut impl Write,
+    w: &Widths,
+    quiet: bool,
+    args: &UsersArgs,
+    users: impl Iterator<Item = UserReport<'m>>,
+) -> std::io::Result<()> {
+    let (uw, pw, rw) = (w.user, w.place, w.role);
+    let mut perms = String::new();
     let mut stale = vec![row([
         "USER",
         "ROLE",
@@ -173,22 +200,50 @@ fn text(ctx: &Context, users: &[UserReport], args: &UsersArgs) -> String {
         "STATUS",
         "AT",
     ])];
+    if !args.stale {
+        writeln!(
+            out,
+            "{:uw$}  {:pw$}  {:rw$}  HOW",
+            "USER", "TENANT/INSTANCE", "ROLE"
+        )?;
+    }
     for u in users {
-        for s in &u.stale {
-            let status = if s.expired {
-                "expired".to_string()
-            } else if s.days_left == 0 {
-                "expires within a day".to_string()
-            } else {
-                format!(
-                    "expires in {} day{}",
-                    s.days_left,
-                    if s.days_left == 1 { "" } else { "s" }
-                )
-            };
-            let place = s.tenant.or(s.instance).unwrap_or("-");
-            stale.push(row([u.key, s.role, place, s.expires, &status, &s.at]));
+        if !args.stale {
+            let key = u.key;
+            for r in &u.tenant_roles {
+                let how = how(r.how, r.via);
+                writeln!(out, "{key:uw$}  {:pw$}  {:rw$}  {how}", r.tenant, r.role)?;
+            }
+            for r in &u.instance_roles {
+                let how = how(r.how, r.via);
+                writeln!(out, "{key:uw$}  {:pw$}  {:rw$}  {how}", r.instance, r.role)?;
+            }
+            if u.tenant_roles.is_empty() && u.instance_roles.is_empty() {
+                writeln!(out, "{key:uw$}  {:pw$}  {:rw$}  no live role", "-", "-")?;
+            }
+            for (t, p) in &u.permissions.tenants {
+                let list: Vec<String> = p.iter().map(ToString::to_string).collect();
+                let _ = writeln!(perms, "{key:uw$}  {t:pw$}  {}", list.join(", "));
+            }
+            for (i, p) in &u.permissions.instances {
+                let list: Vec<&str> = p.iter().copied().collect();
+                let _ = writeln!(perms, "{key:uw$}  {i:pw$}  {}", list.join(", "));
+            }
         }
+        for s in &u.stale {
+            let place = s.tenant.or(s.instance).unwrap_or("-");
+            stale.push(row([u.key, s.role, place, s.expires, &status(s), &s.at]));
+        }
+    }
+    if !args.stale {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{:uw$}  {:pw$}  PERMISSIONS",
+            "USER", "TENANT/INSTANCE"
+        )?;
+        out.write_all(perms.as_bytes())?;
+        writeln!(out)?;
     }
     let window = format!(
         "expired, or expiring within {} day{}",
@@ -196,22 +251,35 @@ fn text(ctx: &Context, users: &[UserReport], args: &UsersArgs) -> String {
         if args.within == 1 { "" } else { "s" }
     );
     if stale.len() > 1 {
-        out.push_str(&format!("stale assignments ({window}):\n"));
-        out.push_str(&table(&stale));
-    } else if !ctx.quiet {
-        out.push_str(&format!("no stale assignments ({window})\n"));
+        writeln!(out, "stale assignments ({window}):")?;
+        out.write_all(table(&stale).as_bytes())?;
+    } else if !quiet {
+        writeln!(out, "no stale assignments ({window})")?;
     }
-    out
+    Ok(())
 }
 
-fn how(how: How, via: &Option<String>) -> String {
+fn status(s: &Stale) -> String {
+    if s.expired {
+        "expired".to_string()
+    } else if s.days_left == 0 {
+        "expires within a day".to_string()
+    } else {
+        format!(
+            "expires in {} day{}",
+            s.days_left,
+            if s.days_left == 1 { "" } else { "s" }
+        )
+    }
+}
+
+fn how(how: How, via: Option<Via>) -> String {
     match (how, via) {
         (How::Assigned, _) | (_, None) => how.as_str().to_string(),
         (How::Extends, Some(v)) => format!("via {v} (extends)"),
         (How::Derived, Some(v)) => format!("derived from {v}"),
     }
 }
-
 fn row<const N: usize>(cells: [&str; N]) -> Vec<String> {
     cells.iter().map(|c| c.to_string()).collect()
 }

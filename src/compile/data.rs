@@ -355,7 +355,7 @@ impl<'m> Graph<'m> {
     }
 
     /// The roles `role` on type `ty` holds through `extends`, itself first.
-    fn closure<'a>(&'a self, ty: &'m str, role: &'a &'m str) -> &'a [&'m str] {
+    pub(crate) fn closure<'a>(&'a self, ty: &'m str, role: &'a &'m str) -> &'a [&'m str] {
         match self.extends.get(&(ty, *role)) {
             Some(held) if !held.is_empty() => held,
             _ => std::slice::from_ref(role),
