@@ -366,9 +366,11 @@ impl<'m> Graph<'m> {
     /// (`(instance, role)` pairs) are: through `extends` and derivations along relationships.
     ///
     /// Walking every instance from every start costs as much as materializing the whole
-    /// directory, so the walk is pruned: first what the starts hold through `extends` (no
-    /// relationship needed), then instances only along derivations that can still reach a
-    /// role not found yet (decided on the type-level derivation graph), stopping when none is.
+    /// directory, so the walk is pruned. What the starts hold through `extends` needs no
+    /// relationship. For the rest, a breadth-first walk over instances follows only the
+    /// derivations that can still lead to a role not found yet (decided on the type-level
+    /// derivation graph, and decided again after each level that found some), and stops when
+    /// every role is found.
     pub(crate) fn held_types(&self, starts: &[(&'m str, &'m str)]) -> HashSet<(&'m str, &'m str)> {
         let start_nodes: HashSet<(&str, &str)> = starts
             .iter()
@@ -378,7 +380,7 @@ impl<'m> Graph<'m> {
         for (ty, role) in &start_nodes {
             found.extend(self.closure(ty, role).iter().map(|&h| (*ty, h)));
         }
-        let missing: HashSet<(&str, &str)> = self
+        let mut missing: HashSet<(&str, &str)> = self
             .extends
             .keys()
             .filter(|k| !found.contains(*k))
@@ -387,7 +389,7 @@ impl<'m> Graph<'m> {
         if missing.is_empty() {
             return found;
         }
-        // type level: which (type, role) pairs a derivation from each one gives
+        // type level: for each (type, role), the pairs whose derivations give it
         let mut feeds: HashMap<(&str, &str), Vec<(&str, &str)>> = HashMap::new();
         for &(ty, role) in self.extends.keys() {
             for &h in self.closure(ty, &role) {
@@ -396,7 +398,57 @@ impl<'m> Graph<'m> {
                 }
             }
         }
-        // `useful`: the pairs from which a missing one can be derived
+        let mut steps = self.steps(&feeds, &missing);
+        let mut planned_for = missing.len();
+        let mut seen: HashSet<(&str, &str)> = HashSet::new();
+        let mut level: Vec<(&str, &str)> = starts.to_vec();
+        while !level.is_empty() {
+            if missing.len() < planned_for {
+                steps = self.steps(&feeds, &missing);
+                planned_for = missing.len();
+            }
+            let mut next = Vec::new();
+            for (i, r) in level {
+                let Some((ty, _)) = split_instance(i) else {
+                    continue;
+                };
+                let Some((finds, leads)) = steps.get(&(ty, r)) else {
+                    continue;
+                };
+                if !seen.insert((i, r)) {
+                    continue;
+                }
+                for &k in finds {
+                    if missing.remove(&k) {
+                        found.insert(k);
+                    }
+                }
+                for &(relation, dty, drole) in leads {
+                    for &o in self.related.get(&(i, relation)).into_iter().flatten() {
+                        let fits = split_instance(o).is_some_and(|(oty, _)| oty == dty);
+                        if fits && !seen.contains(&(o, drole)) {
+                            next.push((o, drole));
+                        }
+                    }
+                }
+            }
+            if missing.is_empty() {
+                break;
+            }
+            level = next;
+        }
+        found
+    }
+
+    /// For each (type, role) from which a `missing` one can be derived: the missing roles
+    /// holding it finds through `extends`, and the derivations that lead on towards missing
+    /// ones, `(relation, type, role)`.
+    fn steps(
+        &self,
+        feeds: &HashMap<(&'m str, &'m str), Vec<(&'m str, &'m str)>>,
+        missing: &HashSet<(&'m str, &'m str)>,
+    ) -> HashMap<(&'m str, &'m str), (Vec<(&'m str, &'m str)>, Vec<(&'m str, &'m str, &'m str)>)>
+    {
         let mut useful: HashSet<(&str, &str)> = HashSet::new();
         let mut todo: Vec<(&str, &str)> = missing.iter().copied().collect();
         while let Some(node) = todo.pop() {
@@ -404,9 +456,7 @@ impl<'m> Graph<'m> {
                 todo.extend(feeds.get(&node).into_iter().flatten().copied());
             }
         }
-        // what holding a useful pair on an instance finds (the missing roles its `extends`
-        // reach) and where it leads (derivations towards useful pairs): one lookup per step
-        let steps: HashMap<(&str, &str), (Vec<(&str, &str)>, Vec<(&str, &str, &str)>)> = useful
+        useful
             .iter()
             .map(|&(ty, role)| {
                 let closure = self.closure(ty, &role);
@@ -422,42 +472,7 @@ impl<'m> Graph<'m> {
                     .collect();
                 ((ty, role), (finds, leads))
             })
-            .collect();
-        let mut left = missing.len();
-        let mut seen: HashSet<(&str, &str)> = HashSet::new();
-        let mut queue: VecDeque<(&str, &str)> = starts
-            .iter()
-            .copied()
-            .filter(|&(i, r)| split_instance(i).is_some_and(|(ty, _)| steps.contains_key(&(ty, r))))
-            .collect();
-        while let Some((i, r)) = queue.pop_front() {
-            let Some((ty, _)) = split_instance(i) else {
-                continue;
-            };
-            let Some((finds, leads)) = steps.get(&(ty, r)) else {
-                continue;
-            };
-            if !seen.insert((i, r)) {
-                continue;
-            }
-            for &k in finds {
-                if found.insert(k) {
-                    left -= 1;
-                    if left == 0 {
-                        return found;
-                    }
-                }
-            }
-            for &(relation, dty, drole) in leads {
-                for &o in self.related.get(&(i, relation)).into_iter().flatten() {
-                    let fits = split_instance(o).is_some_and(|(oty, _)| oty == dty);
-                    if fits && !seen.contains(&(o, drole)) {
-                        queue.push_back((o, drole));
-                    }
-                }
-            }
-        }
-        found
+            .collect()
     }
 
     /// The roles held, as assigned or derived (not through `extends`, which `resource_grants`
