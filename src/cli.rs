@@ -59,4 +59,5 @@ pub enum Command {
     Push(crate::cmd::push::PushArgs),
     Pdp(crate::cmd::pdp::PdpArgs),
     Hook(crate::cmd::hook::HookArgs),
+    Users(crate::cmd::users::UsersArgs),
 }

@@ -24,6 +24,7 @@ pub mod explain;
 pub mod git;
 pub mod guard;
 pub mod hook;
+pub mod lint;
 pub mod model;
 pub mod project;
 pub mod push;

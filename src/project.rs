@@ -325,8 +325,32 @@ impl Project {
     }
 }
 
-/// The current time in nanoseconds since the Unix epoch.
+/// The current time in nanoseconds since the Unix epoch ([`now`], falling back to the system
+/// clock when `PERMIT_NOW` is set but invalid; commands that must report that call [`now`]).
 pub fn now_ns() -> i64 {
+    now().unwrap_or_else(|_| system_now_ns())
+}
+
+/// The environment variable that fixes "now" for permit's own reading of expiry (check
+/// warnings, `permit users`, `diff`, coverage): a testing aid, so tests about expiry do not
+/// depend on the day they run. The Rego keeps the PDP's clock (`time.now_ns()`).
+pub const NOW_VAR: &str = "PERMIT_NOW";
+
+/// "Now" in nanoseconds since the Unix epoch: `PERMIT_NOW` (RFC 3339 or a date) when set, else
+/// the system clock. The one place that reads `PERMIT_NOW`.
+pub fn now() -> Result<i64, Error> {
+    match std::env::var(NOW_VAR) {
+        Ok(text) if !text.is_empty() => {
+            crate::model::read::parse_instant(&text).ok_or_else(|| Error::UsageHelp {
+                message: format!("`{NOW_VAR}` is `{text}`, not an RFC 3339 time or a date"),
+                help: format!("e.g. `{NOW_VAR}=2030-01-01T00:00:00Z`, or unset it"),
+            })
+        }
+        _ => Ok(system_now_ns()),
+    }
+}
+
+fn system_now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))

@@ -679,6 +679,156 @@ fn missing_policy_folder() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// permit check: least-privilege warnings (src/lint.rs)
+// ---------------------------------------------------------------------------------------------
+
+/// The diagnostics with `code`, as `line: message`.
+fn lines_of(json: &Value, code: &str) -> Vec<String> {
+    diagnostics(json)
+        .iter()
+        .filter(|d| d["code"] == code)
+        .map(|d| format!("{}: {}", d["line"], d["message"].as_str().unwrap_or("")))
+        .collect()
+}
+
+#[test]
+fn unheld_roles() {
+    let json = check_json("unheld_roles", 0);
+    assert_eq!(json["errors"], 0);
+    assert_eq!(
+        lines_of(&json, "lint::unheld-role"),
+        [
+            "11: no user holds role `guest` of resource `folder` on any instance",
+            "21: no user holds role `commenter` of resource `document` on any instance",
+            "27: no user holds tenant role `auditor`",
+            "28: no user holds tenant role `contractor`",
+        ],
+        "held through `extends` (viewer, editor) or derived (reader) are not warned: {json:#}"
+    );
+    // the role whose assignments expired says so, and where to find them
+    let contractor = diag(&json, "lint::unheld-role", MODEL, 28);
+    assert_message_contains(contractor, "`contractor`");
+    let help = contractor["help"].as_str().unwrap_or_default();
+    assert!(
+        help.contains("expired") && help.contains("permit users --stale"),
+        "{help}"
+    );
+    golden_json("unheld_roles", &json);
+
+    // warnings do not fail, unless `--strict`
+    check_json_in(&fixture("unheld_roles"), &["--strict"], 1);
+}
+
+#[test]
+fn users_without_roles() {
+    let json = check_json("users_without_roles", 0);
+    assert_eq!(
+        lines_of(&json, "lint::no-roles"),
+        [
+            "14: user `bob` holds no role and has no attributes",
+            "15: user `carol` holds no live role: every assignment has expired",
+        ],
+        "`dana` (attributes, no roles) is how an ABAC-only user is written: {json:#}"
+    );
+    let carol = diag(&json, "lint::no-roles", MODEL, 15);
+    assert!(
+        carol["help"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("offboarding"),
+        "{carol:#}"
+    );
+    // carol's expired assignment is still reported on its own line
+    diag(&json, "model::expired", MODEL, 16);
+    golden_json("users_without_roles", &json);
+}
+
+#[test]
+fn superuser_role() {
+    let json = check_json("superuser_role", 0);
+    assert_eq!(
+        lines_of(&json, "lint::superuser"),
+        [
+            "11: tenant role `root` grants every action on every resource",
+            "16: tenant role `boss` grants every action on every resource",
+        ],
+        "`explicit`, `editor` and `janitor` are not super-users: {json:#}"
+    );
+    // `root` is pointed at its first `*` permission, `boss` (whose `*` is inherited) at its key
+    assert_eq!(diag(&json, "lint::superuser", MODEL, 11)["column"], 24);
+    assert_eq!(diag(&json, "lint::superuser", MODEL, 16)["column"], 3);
+    assert_eq!(json["warnings"], 2, "{json:#}");
+    golden_json("superuser_role", &json);
+}
+
+#[test]
+fn untested_permission() {
+    let json = check_json("untested_permission", 0);
+    assert_eq!(
+        lines_of(&json, "lint::untested"),
+        ["7: no decision test names `document:delete`"]
+    );
+    let d = diag(&json, "lint::untested", MODEL, 7);
+    assert_eq!(
+        d["column"], 29,
+        "points at `delete` in owner's permissions: {d:#}"
+    );
+    assert!(
+        d["help"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("action: delete"),
+        "{d:#}"
+    );
+    golden_json("untested_permission", &json);
+
+    // Without decision tests there is nothing to compare with: no warning per permission.
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().join("project");
+    copy_dir(&fixture("untested_permission"), &dir);
+    std::fs::remove_dir_all(dir.join("tests")).expect("remove tests");
+    let json = check_json_in(&dir, &[], 0);
+    assert!(lines_of(&json, "lint::untested").is_empty(), "{json:#}");
+
+    // A test file that does not read cleanly would make its permissions look untested:
+    // `permit check` then says nothing about coverage (`permit test` reports the file).
+    copy_dir(
+        &fixture("untested_permission").join("tests"),
+        &dir.join("tests"),
+    );
+    std::fs::write(
+        dir.join("tests/broken.yaml"),
+        "tests:\n  - name: typo\n    user: alice\n    expcet: allow\n",
+    )
+    .expect("write");
+    let json = check_json_in(&dir, &[], 0);
+    assert!(lines_of(&json, "lint::untested").is_empty(), "{json:#}");
+}
+
+/// A large directory gets a screenful: the first 20 warnings of a code, and one that counts
+/// the rest (pointing at the first one left out).
+#[test]
+fn too_many_warnings() {
+    let json = check_json("too_many_warnings", 0);
+    let found = lines_of(&json, "lint::no-roles");
+    assert_eq!(found.len(), 21, "{json:#}");
+    assert_eq!(
+        found[0],
+        "5: user `user01` holds no role and has no attributes"
+    );
+    assert_eq!(
+        found[19],
+        "24: user `user20` holds no role and has no attributes"
+    );
+    assert_eq!(
+        found[20],
+        "25: 5 more users without a live role (`lint::no-roles`), not listed one by one"
+    );
+    golden_json("too_many_warnings", &json);
+    check_json_in(&fixture("too_many_warnings"), &["--strict"], 1);
+}
+
+// ---------------------------------------------------------------------------------------------
 // permit init and permit schema
 // ---------------------------------------------------------------------------------------------
 
@@ -690,6 +840,8 @@ fn init_then_check() {
     assert!(run.stdout.contains("permit.yaml"), "stdout: {}", run.stdout);
     let json = check_json_in(&demo, &[], 0);
     assert_eq!(json["errors"], 0, "{json:#}");
+    // a fresh project is clean but for the deliberately expired assignment it shows off
+    assert_eq!(codes(&json), ["model::expired"], "{json:#}");
 }
 
 /// Regression: `-C` and init's DIR shared one clap id, so `permit -C X init demo` wrote to the

@@ -107,16 +107,16 @@ fn extends_and_tenant_roles_break_guards_with_their_path() {
     repo.edit(
         "policy/roles.yaml",
         "    permissions: [\"document:read\", \"folder:read\"]\n",
-        "    permissions: [\"document:read\", \"folder:read\"]\n    extends: [admin]\n",
+        "    permissions: [\"document:read\", \"folder:read\"]\n    extends: [auditor]\n  auditor:\n    permissions: [\"document:*\"]\n",
     );
     let (code, err) = check(&repo);
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("role `viewer` gets `document:delete` through `extends: admin` of role `viewer` at policy/roles.yaml:7"),
+        err.contains("role `viewer` gets `document:delete` through `extends: auditor` of role `viewer` at policy/roles.yaml:7"),
         "{err}"
     );
     assert!(
-        err.contains("then permission `document:*` of role `admin`"),
+        err.contains("then permission `document:*` of role `auditor`"),
         "{err}"
     );
 }

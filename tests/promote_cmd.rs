@@ -71,8 +71,8 @@ fn a_promotion_whose_tests_fail_moves_nothing() {
     let before = repo.sha("env/staging");
     repo.edit(
         "policy/roles.yaml",
-        r#"permissions: ["document:*", "folder:*"]"#,
-        r#"permissions: ["document:read", "folder:*"]"#,
+        r#"permissions: ["document:*"]"#,
+        r#"permissions: ["document:read"]"#,
     );
     repo.commit_all("admins only read documents");
     let out = repo.permit(&["promote", "dev", "staging"]);

@@ -8,6 +8,7 @@
 
 pub mod condition;
 pub mod decide;
+pub mod users;
 
 use crate::compile::data::{resource_role_grants, role_closure, tenant_role_grants, until, Graph};
 use crate::model::{split_instance, Attributes, Model, Scope, User, DEFAULT_TENANT};
@@ -112,7 +113,7 @@ impl<'m> Access<'m> {
     }
 
     /// Whether an assignment still grants at `now`.
-    fn live(&self, a: &crate::model::Assignment) -> bool {
+    pub fn live(&self, a: &crate::model::Assignment) -> bool {
         self.now < until(a)
     }
 
@@ -210,6 +211,39 @@ impl<'m> Access<'m> {
             }
         }
         out
+    }
+
+    /// Resource role `role` of type `ty` and every role it reaches through `extends`, itself
+    /// first (precomputed: no allocation).
+    pub fn resource_role_closure<'a>(&'a self, ty: &'m str, role: &'a &'m str) -> &'a [&'m str] {
+        self.graph.closure(ty, role)
+    }
+
+    /// The resource roles that holding `role` on `inst` gives, assigned or derived along
+    /// relationships (not closed over `extends`): `(instance, role)`, the start first.
+    pub fn reach(&self, inst: &'m str, role: &'m str) -> Vec<(&'m str, &'m str)> {
+        let mut out = Vec::new();
+        self.graph.reach(inst, role, &mut HashSet::new(), &mut out);
+        out
+    }
+
+    /// Every resource role some user holds on some instance at `now` (assigned, reached through
+    /// `extends`, or derived along relationships), as `(type, role)`. Costs at most one walk of
+    /// the held `(instance, role)` pairs for the whole directory, usually far less (see
+    /// `Graph::held_types`), not one walk per user.
+    pub fn held_resource_roles(&self) -> HashSet<(&'m str, &'m str)> {
+        let starts: Vec<(&str, &str)> = self
+            .model
+            .users
+            .values()
+            .flat_map(|u| &u.roles)
+            .filter(|a| self.live(a))
+            .filter_map(|a| match &a.scope {
+                Scope::Resource(inst) => Some((inst.text.as_str(), a.role.text.as_str())),
+                Scope::Tenant(_) => None,
+            })
+            .collect();
+        self.graph.held_types(&starts)
     }
 
     /// What resource roles held on instances grant: `(type:key, action)`.

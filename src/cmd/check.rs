@@ -4,7 +4,7 @@ use super::Context;
 use crate::cli::Format;
 use crate::diagnostics::Diagnostics;
 use crate::error::Error;
-use crate::project::{Project, Revision};
+use crate::project::{Checked, Project, Revision};
 use crate::source::SourceMap;
 
 /// Validate the model and custom Rego: every problem, with file, line and a fix.
@@ -29,6 +29,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<u8, Error> {
         Project::discover(&ctx.dir)?
     };
     let mut checked = project.check()?;
+    lint(&mut project, &mut checked)?;
     let model = (!checked.diags.has_errors()).then_some(&checked.model);
     let environment = crate::guard::current_environment(&project);
     let guards = crate::guard::check(&mut project, model, environment.as_deref())?;
@@ -87,6 +88,21 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<u8, Error> {
         }
     }
     Ok(u8::from(failed))
+}
+
+/// Adds the least-privilege warnings (`crate::lint`), reading the decision tests only for the
+/// permissions they name. Skipped on a model with errors, where they would be noise.
+fn lint(project: &mut Project, checked: &mut Checked) -> Result<(), Error> {
+    if !checked.diags.has_errors() {
+        let now = crate::project::now()?;
+        let tests = project.config.tests.clone();
+        let inputs = project.files(&tests, &[".yaml", ".yml"])?;
+        let tested = crate::testing::file::named_permissions(&inputs.unwrap_or_default());
+        let found = crate::lint::lint(&checked.model, now, tested.as_ref());
+        checked.diags.extend(found);
+    }
+    crate::lint::cap(&mut checked.diags);
+    Ok(())
 }
 
 fn plural(n: usize) -> &'static str {

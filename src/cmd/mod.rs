@@ -12,6 +12,7 @@ pub mod promote;
 pub mod push;
 pub mod schema;
 pub mod test;
+pub mod users;
 
 use crate::cli::{ColorChoice, Command, Format};
 use crate::diagnostics::{Diagnostics, Renderer};
@@ -74,6 +75,7 @@ pub fn run(ctx: &Context, command: Command) -> Result<u8, Error> {
         Command::Push(args) => push::run(ctx, args),
         Command::Pdp(args) => pdp::run(ctx, args),
         Command::Hook(args) => hook::run(ctx, args),
+        Command::Users(args) => users::run(ctx, args),
     }
 }
 

@@ -354,6 +354,127 @@ impl<'m> Graph<'m> {
         }
     }
 
+    /// The roles `role` on type `ty` holds through `extends`, itself first.
+    pub(crate) fn closure<'a>(&'a self, ty: &'m str, role: &'a &'m str) -> &'a [&'m str] {
+        match self.extends.get(&(ty, *role)) {
+            Some(held) if !held.is_empty() => held,
+            _ => std::slice::from_ref(role),
+        }
+    }
+
+    /// Which resource roles, as `(type, role)`, are held on some instance when the `starts`
+    /// (`(instance, role)` pairs) are: through `extends` and derivations along relationships.
+    ///
+    /// Walking every instance from every start costs as much as materializing the whole
+    /// directory, so the walk is pruned. What the starts hold through `extends` needs no
+    /// relationship. For the rest, a breadth-first walk over instances follows only the
+    /// derivations that can still lead to a role not found yet (decided on the type-level
+    /// derivation graph, and decided again after each level that found some), and stops when
+    /// every role is found.
+    pub(crate) fn held_types(&self, starts: &[(&'m str, &'m str)]) -> HashSet<(&'m str, &'m str)> {
+        let start_nodes: HashSet<(&str, &str)> = starts
+            .iter()
+            .filter_map(|&(inst, role)| split_instance(inst).map(|(ty, _)| (ty, role)))
+            .collect();
+        let mut found: HashSet<(&str, &str)> = HashSet::new();
+        for (ty, role) in &start_nodes {
+            found.extend(self.closure(ty, role).iter().map(|&h| (*ty, h)));
+        }
+        let mut missing: HashSet<(&str, &str)> = self
+            .extends
+            .keys()
+            .filter(|k| !found.contains(*k))
+            .copied()
+            .collect();
+        if missing.is_empty() {
+            return found;
+        }
+        // type level: for each (type, role), the pairs whose derivations give it
+        let mut feeds: HashMap<(&str, &str), Vec<(&str, &str)>> = HashMap::new();
+        for &(ty, role) in self.extends.keys() {
+            for &h in self.closure(ty, &role) {
+                for &(_, dty, drole) in self.derive.get(&(ty, h)).into_iter().flatten() {
+                    feeds.entry((dty, drole)).or_default().push((ty, role));
+                }
+            }
+        }
+        let mut steps = self.steps(&feeds, &missing);
+        let mut planned_for = missing.len();
+        let mut seen: HashSet<(&str, &str)> = HashSet::new();
+        let mut level: Vec<(&str, &str)> = starts.to_vec();
+        while !level.is_empty() {
+            if missing.len() < planned_for {
+                steps = self.steps(&feeds, &missing);
+                planned_for = missing.len();
+            }
+            let mut next = Vec::new();
+            for (i, r) in level {
+                let Some((ty, _)) = split_instance(i) else {
+                    continue;
+                };
+                let Some((finds, leads)) = steps.get(&(ty, r)) else {
+                    continue;
+                };
+                if !seen.insert((i, r)) {
+                    continue;
+                }
+                for &k in finds {
+                    if missing.remove(&k) {
+                        found.insert(k);
+                    }
+                }
+                for &(relation, dty, drole) in leads {
+                    for &o in self.related.get(&(i, relation)).into_iter().flatten() {
+                        let fits = split_instance(o).is_some_and(|(oty, _)| oty == dty);
+                        if fits && !seen.contains(&(o, drole)) {
+                            next.push((o, drole));
+                        }
+                    }
+                }
+            }
+            if missing.is_empty() {
+                break;
+            }
+            level = next;
+        }
+        found
+    }
+
+    /// For each (type, role) from which a `missing` one can be derived: the missing roles
+    /// holding it finds through `extends`, and the derivations that lead on towards missing
+    /// ones, `(relation, type, role)`.
+    fn steps(
+        &self,
+        feeds: &HashMap<(&'m str, &'m str), Vec<(&'m str, &'m str)>>,
+        missing: &HashSet<(&'m str, &'m str)>,
+    ) -> HashMap<(&'m str, &'m str), (Vec<(&'m str, &'m str)>, Vec<(&'m str, &'m str, &'m str)>)>
+    {
+        let mut useful: HashSet<(&str, &str)> = HashSet::new();
+        let mut todo: Vec<(&str, &str)> = missing.iter().copied().collect();
+        while let Some(node) = todo.pop() {
+            if useful.insert(node) {
+                todo.extend(feeds.get(&node).into_iter().flatten().copied());
+            }
+        }
+        useful
+            .iter()
+            .map(|&(ty, role)| {
+                let closure = self.closure(ty, &role);
+                let finds = closure
+                    .iter()
+                    .map(|&h| (ty, h))
+                    .filter(|k| missing.contains(k))
+                    .collect();
+                let leads = closure
+                    .iter()
+                    .flat_map(|&h| self.derive.get(&(ty, h)).into_iter().flatten().copied())
+                    .filter(|&(_, dty, drole)| useful.contains(&(dty, drole)))
+                    .collect();
+                ((ty, role), (finds, leads))
+            })
+            .collect()
+    }
+
     /// The roles held, as assigned or derived (not through `extends`, which `resource_grants`
     /// already closes over), starting from `role` on `inst`. `seen` keeps (instance, role)
     /// pairs already explored, including those reached through `extends`.

@@ -874,6 +874,18 @@ pub fn parse_expiry(s: &str) -> Option<i64> {
     i64::try_from(next.unix_timestamp_nanos()).ok()
 }
 
+/// An instant: an RFC 3339 time, or a date meaning its midnight (UTC); nanoseconds since the
+/// Unix epoch. (`expires` reads a date as the end of the day; "now" as its start.)
+pub fn parse_instant(s: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return i64::try_from(t.unix_timestamp_nanos()).ok();
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let d = time::Date::parse(s, &fmt).ok()?;
+    i64::try_from(d.midnight().assume_utc().unix_timestamp_nanos()).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,10 +3,12 @@
 //! A file with a typo (`expcet:`) is reported at its line, and its other tests still run.
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::model::load::Input;
 use crate::model::read::Reader;
-use crate::source::{FileId, Span};
+use crate::source::{FileId, SourceMap, Span};
 use crate::yaml::{self, Kind, Node, Scalar};
 use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
 
 /// What one action of a test must decide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,6 +252,30 @@ fn read_test(
             reason: reason.clone(),
         });
     }
+}
+
+/// The `(type, action)` pairs that decision test files name in their expectations, allow or
+/// deny alike: what `permit check` counts as tested (statically, nothing is evaluated).
+/// `None` when no file has a test, or when a file does not read cleanly: its lost cases would
+/// make permissions look untested, and `permit test` reports the file itself.
+pub fn named_permissions(inputs: &[Input]) -> Option<BTreeSet<(String, String)>> {
+    let mut scratch = SourceMap::default();
+    let mut diags = Diagnostics::default();
+    let mut named = BTreeSet::new();
+    let mut any = false;
+    for input in inputs {
+        let text = std::str::from_utf8(&input.bytes).ok()?;
+        let id = scratch.add(input.name.clone(), &input.path, "".into());
+        for case in read(text, id, &mut diags) {
+            any = true;
+            let ty = case.input.pointer("/resource/type").and_then(Value::as_str);
+            let action = case.input.get("action").and_then(Value::as_str);
+            if let (Some(ty), Some(action)) = (ty, action) {
+                named.insert((ty.to_string(), action.to_string()));
+            }
+        }
+    }
+    (any && !diags.has_errors()).then_some(named)
 }
 
 fn bad(item: &Node, f: &crate::model::read::Fields<'_>, key: &str, msg: &str) -> Diagnostic {
