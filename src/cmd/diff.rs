@@ -144,14 +144,7 @@ fn side_environments(found: &Project, args: &DiffArgs) -> (Option<String>, Optio
     if let [b, h] = args.envs.as_slice() {
         return (Some(b.clone()), Some(h.clone()));
     }
-    let of_branch = |r: &str| {
-        found
-            .config
-            .environments
-            .iter()
-            .find(|(_, e)| e.branch == r)
-            .map(|(k, _)| k.clone())
-    };
+    let of_branch = |r: &str| crate::guard::environment_of_branch(found, r);
     let base = args
         .base
         .as_deref()

@@ -352,10 +352,7 @@ fn grants_permission(
     let Some((pty, pact)) = r.permission.text.split_once(':') else {
         return false;
     };
-    let known = model
-        .resources
-        .get(ty)
-        .is_some_and(|res| res.actions.contains_key(action));
+    let known = super::path::declares(model, ty, action);
     let set_ty = model
         .resource_sets
         .get(&r.resource_set.text)

@@ -159,7 +159,11 @@ pub fn target(project: &Project, environment: Option<&str>) -> Target {
 /// The environment whose branch is checked out in the project's repository, if any.
 pub fn current_environment(project: &Project) -> Option<String> {
     let repo = crate::git::Repo::open(&project.root).ok()?;
-    let branch = repo.head_branch()?;
+    environment_of_branch(project, &repo.head_branch()?)
+}
+
+/// The environment whose `branch` is `branch`, if any.
+pub fn environment_of_branch(project: &Project, branch: &str) -> Option<String> {
     project
         .config
         .environments

@@ -245,12 +245,17 @@ impl<'m> Schema<'m> {
     }
 }
 
-/// The permission of tenant role `def` itself (not what it extends) that grants `ty:action`.
-fn tenant_grant(def: &Role, ty: &str, model: &Model, action: &str) -> Option<Step> {
-    let known = model
+/// Whether resource `ty` declares `action` (what a `*` grant covers).
+pub fn declares(model: &Model, ty: &str, action: &str) -> bool {
+    model
         .resources
         .get(ty)
-        .is_some_and(|r| r.actions.contains_key(action));
+        .is_some_and(|r| r.actions.contains_key(action))
+}
+
+/// The permission of tenant role `def` itself (not what it extends) that grants `ty:action`.
+fn tenant_grant(def: &Role, ty: &str, model: &Model, action: &str) -> Option<Step> {
+    let known = declares(model, ty, action);
     def.permissions
         .iter()
         .find(|p| {
@@ -266,10 +271,7 @@ fn tenant_grant(def: &Role, ty: &str, model: &Model, action: &str) -> Option<Ste
 
 /// The permission of resource role `def` on `ty` itself that grants `action`.
 fn resource_grant(def: &Role, ty: &str, model: &Model, action: &str) -> Option<Step> {
-    let known = model
-        .resources
-        .get(ty)
-        .is_some_and(|r| r.actions.contains_key(action));
+    let known = declares(model, ty, action);
     def.permissions
         .iter()
         .find(|p| p.text == action || (p.text == "*" && known))
