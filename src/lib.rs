@@ -32,6 +32,7 @@ pub mod query;
 pub mod schema;
 pub mod source;
 pub mod testing;
+pub mod timing;
 pub mod yaml;
 
 pub use error::Error;

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    permit::timing::mark("start");
     let cli = Cli::parse();
     let ctx = permit::cmd::Context::new(&cli);
     match permit::cmd::run(&ctx, cli.command) {

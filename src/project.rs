@@ -293,6 +293,7 @@ impl Project {
     /// only a missing folder or unreadable file is an `Err`.
     pub fn load_model(&mut self) -> Result<Checked, Error> {
         let inputs = self.model_inputs()?;
+        crate::timing::mark("model files read");
         Ok(self.check_inputs(inputs))
     }
 
@@ -300,6 +301,7 @@ impl Project {
     pub fn check_inputs(&mut self, inputs: Vec<Input>) -> Checked {
         let files = inputs.len();
         let (model, mut diags) = crate::model::load::load(inputs, &mut self.sources);
+        crate::timing::mark("model files parsed and merged");
         if files == 0 {
             diags.push(
                 Diagnostic::error(
@@ -315,6 +317,7 @@ impl Project {
         if !unparsed {
             diags.extend(crate::model::validate::validate(&model, now_ns()));
         }
+        crate::timing::mark("model validated");
         diags.sort();
         Checked {
             model,

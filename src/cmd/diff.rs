@@ -54,6 +54,7 @@ pub fn run(ctx: &Context, args: DiffArgs) -> Result<u8, Error> {
         (Ok(b), h) => (b?, h?),
         (Err(_), _) => return Err(Error::Internal("loading the base side panicked".into())),
     };
+    crate::timing::mark("diff: both sides loaded");
     let mut broken = false;
     for (side, loaded) in [(&base, &b), (&head, &h)] {
         if loaded.built.checked.diags.has_errors() {
@@ -70,6 +71,7 @@ pub fn run(ctx: &Context, args: DiffArgs) -> Result<u8, Error> {
         return Ok(1);
     }
     let mut d = diff::diff(&side(&base, &b), &side(&head, &h), now);
+    crate::timing::mark("diff: compared");
     let envs = side_environments(&found, &args);
     let gb = crate::guard::check(
         &mut b.project,
@@ -86,17 +88,20 @@ pub fn run(ctx: &Context, args: DiffArgs) -> Result<u8, Error> {
         .map(|(k, _, _)| k)
         .collect();
     d.add_guards(&base_keys, violations(&gh, &h.project));
+    crate::timing::mark("diff: guards checked");
     let text = match format {
         Format::Json => diff::render::json(&d),
         Format::Markdown => diff::render::markdown(&d),
         _ => diff::render::text(&d),
     };
+    crate::timing::mark("diff: rendered");
     if !ctx.quiet || format != Format::Text {
         print!("{text}");
         if !text.ends_with('\n') {
             println!();
         }
     }
+    crate::timing::mark("diff: printed");
     if gh.failed() {
         super::print_errors(ctx, &gh.diags, &h.project.sources);
         eprintln!(

@@ -146,23 +146,28 @@ pub struct Summary {
 
 /// Compares `base` with `head` at instant `now` (expiry is judged then).
 pub fn diff(base: &Side, head: &Side, now: i64) -> Diff {
-    let model = model::changes(base, head);
+    // The model layer, and reading each side's effective permissions, are independent: one
+    // thread each (the per-role and per-user layers below split the same way).
+    let (model, access) = std::thread::scope(|s| {
+        let b = s.spawn(|| crate::access::Access::new(base.model, now));
+        let h = s.spawn(|| crate::access::Access::new(head.model, now));
+        let model = model::changes(base, head);
+        (model, (join(b), join(h)))
+    });
+    crate::timing::mark("diff: model layer; effective permissions read");
     let (roles, users) = if model.is_empty() {
         (Vec::new(), Vec::new())
     } else {
-        let (b, h) = std::thread::scope(|s| {
-            let b = s.spawn(|| crate::access::Access::new(base.model, now));
-            let h = crate::access::Access::new(head.model, now);
-            (b.join(), h)
-        });
-        // a panic on the base side is a bug: never report it as "no change"
-        let b = b.unwrap_or_else(|e| std::panic::resume_unwind(e));
+        let (b, h) = access;
         let grants = ChangedGrants::new(&b, &h);
-        (
-            roles::changes(&b, &h, base.sources, head.sources, &grants),
-            users::changes(&b, &h, &users::Changed::from_model(&model), &grants),
-        )
+        let changed = users::Changed::from_model(&model);
+        std::thread::scope(|s| {
+            let roles = s.spawn(|| roles::changes(&b, &h, base.sources, head.sources, &grants));
+            let users = users::changes(&b, &h, &changed, &grants);
+            (join(roles), users)
+        })
     };
+    crate::timing::mark("diff: per-role and per-user layers");
     let rego = match (base.compiled, head.compiled) {
         (Some(b), Some(h)) => Some(rego::unified(b, h, &base.info.label, &head.info.label)),
         _ => None,
@@ -217,6 +222,33 @@ impl Diff {
         }
         self.summary.escalations = self.escalations.len();
     }
+}
+
+/// The result of a scoped thread; a panic in it is a bug, re-raised (never read as "no change").
+fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
+/// `each` applied to every item on all cores (in contiguous chunks); outputs in item order.
+fn parallel<T: Sync, R: Send>(items: &[T], each: impl Fn(&T, &mut Vec<R>) + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(workers).max(1);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| {
+                let each = &each;
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    for item in part {
+                        each(item, &mut out);
+                    }
+                    out
+                })
+            })
+            .collect();
+        parts.into_iter().flat_map(join).collect()
+    })
 }
 
 /// Both maps' entries in key order, joined: `(key, base, head)`.

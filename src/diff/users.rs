@@ -18,14 +18,19 @@ pub fn changes(
     changed: &Changed,
     grants: &ChangedGrants,
 ) -> Vec<UserChange> {
-    let gained = abac_candidates(b, h, changed);
-    let lost = abac_candidates(h, b, changed);
+    let (gained, lost) = std::thread::scope(|s| {
+        let lost = s.spawn(|| abac_candidates(h, b, changed));
+        let gained = abac_candidates(b, h, changed);
+        (gained, super::join(lost))
+    });
     let role_delta = tenant_role_delta(b, h, &grants.tenant);
     let upstream = upstream_of(b, h, &grants.resource);
     let graph_same = same_graph(b.model, h.model);
     let empty = Vec::new();
-    let mut out = Vec::new();
-    for (u, ub, uh) in super::merge(&b.model.users, &h.model.users) {
+    let users = super::merge(&b.model.users, &h.model.users);
+    // one user's changes depend on nothing but shared, read-only state: users are split
+    // across the cores
+    let one = |&(u, ub, uh): &(&str, Option<&User>, Option<&User>), out: &mut Vec<UserChange>| {
         let (g, l) = (gained.get(u), lost.get(u));
         if let (Some(x), Some(y)) = (ub, uh) {
             let quiet = graph_same
@@ -39,7 +44,7 @@ pub fn changes(
                 });
             if quiet {
                 // same assignments, and nothing they reach grants differently
-                continue;
+                return;
             }
         }
         // tenant level: only recomputed when the live assignments or what their roles grant differ
@@ -83,30 +88,17 @@ pub fn changes(
                 roles.iter().all(|r| !grants.resource.contains(ty, r))
             });
         if rebac_same && g.is_none() && l.is_none() {
-            continue;
+            return;
         }
         let (rb, rh) = (b.permissions_of(&ib), h.permissions_of(&ih));
         let mut cands: Vec<(&str, &str)> = rh.difference(&rb).copied().collect();
         cands.extend(g.unwrap_or(&empty).iter().copied());
-        push_instance(
-            &mut out,
-            Effect::Widens,
-            u,
-            (h, uh, &rh),
-            (b, ub, &rb),
-            &cands,
-        );
+        push_instance(out, Effect::Widens, u, (h, uh, &rh), (b, ub, &rb), &cands);
         let mut cands: Vec<(&str, &str)> = rb.difference(&rh).copied().collect();
         cands.extend(l.unwrap_or(&empty).iter().copied());
-        push_instance(
-            &mut out,
-            Effect::Narrows,
-            u,
-            (b, ub, &rb),
-            (h, uh, &rh),
-            &cands,
-        );
-    }
+        push_instance(out, Effect::Narrows, u, (b, ub, &rb), (h, uh, &rh), &cands);
+    };
+    let mut out = super::parallel(&users, one);
     out.sort_by(|x, y| {
         (&x.user, x.effect, &x.resource, &x.action).cmp(&(
             &y.user,
@@ -427,7 +419,19 @@ fn abac_candidates<'h>(
                             .entry((u.key.text.as_str(), th))
                             .or_insert_with(compute)
                     };
+                    // a resource set that reads nothing of the user holds for an instance
+                    // or not, whoever asks: decided once per instance
+                    let rs_ignores_user = !rh.user && !rb.user;
                     for &i in instances {
+                        let (rs_h, rs_b) = if rs_ignores_user {
+                            let here = h.in_resource_set(rs, i, None);
+                            if !here {
+                                continue;
+                            }
+                            (Some(here), Some(b.in_resource_set(rs, i, None)))
+                        } else {
+                            (None, None)
+                        };
                         let instance_changed = changed.instances.contains(i)
                             || changed.tenants.contains(h.instance_tenant(i))
                             || changed.tenants.contains(b.instance_tenant(i));
@@ -444,12 +448,17 @@ fn abac_candidates<'h>(
                                 )
                             };
                         for (u, ub) in users {
-                            let (inh, inb) = user_part(u, ub, i);
-                            if !inh || !h.in_resource_set(rs, i, Some(u)) {
+                            if !rs_h.unwrap_or_else(|| h.in_resource_set(rs, i, Some(u))) {
                                 continue;
                             }
-                            let was =
-                                inb && ub.is_some_and(|ub| b.in_resource_set(rs, i, Some(ub)));
+                            let (inh, inb) = user_part(u, ub, i);
+                            if !inh {
+                                continue;
+                            }
+                            let was = inb
+                                && ub.is_some_and(|ub| {
+                                    rs_b.unwrap_or_else(|| b.in_resource_set(rs, i, Some(ub)))
+                                });
                             if !was {
                                 out.entry(&u.key.text).or_default().push((i, action));
                             }

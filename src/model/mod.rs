@@ -88,7 +88,58 @@ pub struct AttrValue {
     pub span: Span,
 }
 
-pub type Attributes = BTreeMap<String, AttrValue>;
+/// Stored attribute values, sorted by key. A sorted list rather than a map: a user or an
+/// instance holds a handful, and a `BTreeMap` node per holder cost about 1 KiB each (a third of
+/// the memory of the large model, and its time: fresh memory is what loading pays most for).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Attributes(Vec<AttrValue>);
+
+impl Attributes {
+    pub fn get(&self, key: &str) -> Option<&AttrValue> {
+        self.0
+            .binary_search_by(|a| a.key.text.as_str().cmp(key))
+            .ok()
+            .map(|i| &self.0[i])
+    }
+
+    /// `(key, value)` in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &AttrValue)> {
+        self.0.iter().map(|a| (&a.key.text, a))
+    }
+
+    pub fn values(&self) -> std::slice::Iter<'_, AttrValue> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Values in any order; for a key given twice the last one counts (as with a map).
+impl FromIterator<AttrValue> for Attributes {
+    fn from_iter<I: IntoIterator<Item = AttrValue>>(iter: I) -> Self {
+        let mut v: Vec<AttrValue> = iter.into_iter().collect();
+        v.reverse();
+        v.sort_by(|a, b| a.key.text.cmp(&b.key.text)); // stable: the last given comes first
+        v.dedup_by(|later, first| later.key.text == first.key.text);
+        v.shrink_to_fit();
+        Attributes(v)
+    }
+}
+
+impl<'a> IntoIterator for &'a Attributes {
+    type Item = (&'a String, &'a AttrValue);
+    type IntoIter =
+        std::iter::Map<std::slice::Iter<'a, AttrValue>, fn(&AttrValue) -> (&String, &AttrValue)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|a| (&a.key.text, a))
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Action {
@@ -251,4 +302,34 @@ pub fn is_valid_name(s: &str) -> bool {
 /// Whether `s` is a valid user or instance key: non-empty, printable, no control characters.
 pub fn is_valid_key(s: &str) -> bool {
     !s.is_empty() && s.len() <= 1024 && !s.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(key: &str, v: i64) -> AttrValue {
+        let span = Span::new(crate::source::FileId::default(), 1, 1, 1);
+        AttrValue {
+            key: Name {
+                text: key.into(),
+                span,
+            },
+            value: v.into(),
+            span,
+        }
+    }
+
+    #[test]
+    fn attributes_are_sorted_by_key_and_the_last_value_given_counts() {
+        let a: Attributes = [value("level", 1), value("clearance", 2), value("level", 3)]
+            .into_iter()
+            .collect();
+        let keys: Vec<&String> = a.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["clearance", "level"]);
+        assert_eq!(a.get("level").map(|v| v.value.clone()), Some(3.into()));
+        assert_eq!(a.get("clearance").map(|v| v.value.clone()), Some(2.into()));
+        assert!(a.get("owner").is_none());
+        assert_eq!(a.len(), 2);
+    }
 }

@@ -293,15 +293,10 @@ impl<'d> Reader<'d> {
     pub fn attr_values(&mut self, node: &Node, what: impl Display) -> Attributes {
         self.entries(node, what)
             .into_iter()
-            .map(|(key, v)| {
-                (
-                    key.text.clone(),
-                    AttrValue {
-                        key,
-                        value: v.to_json(),
-                        span: v.span,
-                    },
-                )
+            .map(|(key, v)| AttrValue {
+                key,
+                value: v.to_json(),
+                span: v.span,
             })
             .collect()
     }
