@@ -6,6 +6,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::error::Error;
 use crate::git::IndexFolder;
 use crate::model::load::Input;
+use crate::model::Model;
 use crate::source::SourceMap;
 use std::path::{Path, PathBuf};
 
@@ -300,8 +301,43 @@ impl Project {
     /// Merges and validates model files however they were obtained (working tree, ref, index).
     pub fn check_inputs(&mut self, inputs: Vec<Input>) -> Checked {
         let files = inputs.len();
-        let (model, mut diags) = crate::model::load::load(inputs, &mut self.sources);
+        let loaded = crate::model::load::load(inputs, &mut self.sources);
         crate::timing::mark("model files parsed and merged");
+        self.validate(loaded, files)
+    }
+
+    /// Checks two versions of a project (a diff's sides) together, as [`Project::check`] does
+    /// each: the files both share are parsed once ([`crate::model::load::load_pair`]).
+    pub fn check_pair(a: &mut Project, b: &mut Project) -> Result<(Checked, Checked), Error> {
+        let (ia, ib) = std::thread::scope(|s| {
+            let ia = s.spawn(|| a.model_inputs());
+            let ib = b.model_inputs();
+            (ia.join(), ib)
+        });
+        let ia = ia.map_err(|_| Error::Internal("reading the model files panicked".into()))??;
+        let ib = ib?;
+        crate::timing::mark("model files read (both sides)");
+        let (na, nb) = (ia.len(), ib.len());
+        let (la, lb) = crate::model::load::load_pair((ia, &mut a.sources), (ib, &mut b.sources));
+        crate::timing::mark("model files parsed and merged (both sides)");
+        let (ca, cb) = std::thread::scope(|s| {
+            let ca = s.spawn(|| a.validate(la, na));
+            let cb = b.validate(lb, nb);
+            (ca.join(), cb)
+        });
+        let mut ca = ca.map_err(|_| Error::Internal("validating the model panicked".into()))?;
+        let mut cb = cb;
+        for (p, c) in [(a, &mut ca), (b, &mut cb)] {
+            let (custom, custom_diags) = crate::custom::load(p)?;
+            c.diags.extend(custom_diags);
+            c.diags.sort();
+            c.custom = custom;
+        }
+        Ok((ca, cb))
+    }
+
+    /// Validates a loaded model (`files` model files were read).
+    fn validate(&self, (model, mut diags): (Model, Diagnostics), files: usize) -> Checked {
         if files == 0 {
             diags.push(
                 Diagnostic::error(
@@ -381,6 +417,11 @@ impl Project {
     /// Checks and (when valid) compiles the model with the custom Rego.
     pub fn build(&mut self) -> Result<Built, Error> {
         let checked = self.check()?;
+        self.compile(checked)
+    }
+
+    /// Compiles a checked model (when valid) with its custom Rego.
+    pub fn compile(&self, checked: Checked) -> Result<Built, Error> {
         let compiled = if checked.diags.has_errors() {
             None
         } else {

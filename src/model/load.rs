@@ -22,6 +22,65 @@ pub struct Input {
 
 /// Parses and merges `inputs` (in the order given). Files are registered in `sources`.
 pub fn load(inputs: Vec<Input>, sources: &mut SourceMap) -> (Model, Diagnostics) {
+    let (texts, diags) = register(inputs, sources);
+    let partials = parse_parallel(&texts);
+    merge_all(partials, diags)
+}
+
+/// Loads two versions of a model (a diff's sides) at once. A file with the same name, bytes
+/// and place on both sides (so the same [`FileId`] in both maps) is parsed once and its part
+/// of the model copied: a change usually leaves most files alone.
+pub fn load_pair(
+    (a, a_sources): (Vec<Input>, &mut SourceMap),
+    (b, b_sources): (Vec<Input>, &mut SourceMap),
+) -> ((Model, Diagnostics), (Model, Diagnostics)) {
+    let (a_texts, a_diags) = register(a, a_sources);
+    let (b_texts, b_diags) = register(b, b_sources);
+    let a_at: std::collections::HashMap<FileId, usize> = a_texts
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (*id, i))
+        .collect();
+    let shared: Vec<Option<usize>> = b_texts
+        .iter()
+        .map(|(id, text)| {
+            a_at.get(id)
+                .copied()
+                .filter(|&i| *a_texts[i].1 == **text && a_sources.name(*id) == b_sources.name(*id))
+        })
+        .collect();
+    let mut jobs = a_texts.clone();
+    jobs.extend(
+        b_texts
+            .iter()
+            .zip(&shared)
+            .filter(|(_, s)| s.is_none())
+            .map(|(t, _)| t.clone()),
+    );
+    let mut parsed = parse_parallel(&jobs).into_iter();
+    let a_parts: Vec<(Model, Diagnostics)> = parsed.by_ref().take(a_texts.len()).collect();
+    let b_parts: Vec<(Model, Diagnostics)> = shared
+        .iter()
+        .map(|s| match s {
+            Some(i) => a_parts[*i].clone(),
+            None => parsed.next().unwrap_or_default(),
+        })
+        .collect();
+    (merge_all(a_parts, a_diags), merge_all(b_parts, b_diags))
+}
+
+/// Merges parsed files, in order, after the diagnostics found before parsing.
+fn merge_all(partials: Vec<(Model, Diagnostics)>, mut diags: Diagnostics) -> (Model, Diagnostics) {
+    let mut model = Model::default();
+    for (partial, file_diags) in partials {
+        diags.extend(file_diags);
+        merge(&mut model, partial, &mut diags);
+    }
+    (model, diags)
+}
+
+/// Registers each input in `sources`; files that are not UTF-8 are reported and left out.
+fn register(inputs: Vec<Input>, sources: &mut SourceMap) -> (Vec<(FileId, Arc<str>)>, Diagnostics) {
     let mut diags = Diagnostics::default();
     let mut texts = Vec::with_capacity(inputs.len());
     for input in inputs {
@@ -52,13 +111,7 @@ pub fn load(inputs: Vec<Input>, sources: &mut SourceMap) -> (Model, Diagnostics)
         }
     }
 
-    let partials = parse_parallel(&texts);
-    let mut model = Model::default();
-    for (partial, file_diags) in partials {
-        diags.extend(file_diags);
-        merge(&mut model, partial, &mut diags);
-    }
-    (model, diags)
+    (texts, diags)
 }
 
 fn parse_one(id: FileId, text: &str) -> (Model, Diagnostics) {
@@ -179,4 +232,49 @@ fn merge(m: &mut Model, p: Model, diags: &mut Diagnostics) {
     );
     m.condition_set_rules.extend(p.condition_set_rules);
     m.relationships.extend(p.relationships);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(name: &str, text: &str) -> Input {
+        Input {
+            name: name.into(),
+            path: PathBuf::from(name),
+            bytes: text.as_bytes().to_vec(),
+        }
+    }
+
+    fn side(changed: &str) -> Vec<Input> {
+        vec![
+            input("policy/a.yaml", "roles:\n  viewer: {permissions: []}\n"),
+            input("policy/b.yaml", changed),
+            input(
+                "policy/c.yaml",
+                "users:\n  ann: {roles: [{role: typo}]}\n  ann: {}\n",
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_pair_loads_as_each_side_would_alone() {
+        let (a, b) = (
+            "tenants:\n  acme: {}\n",
+            "tenants:\n  acme: {}\n  beta: {}\n",
+        );
+        let (mut sa, mut sb) = (SourceMap::default(), SourceMap::default());
+        let (pa, pb) = load_pair((side(a), &mut sa), (side(b), &mut sb));
+        for (pair, text) in [(pa, a), (pb, b)] {
+            let alone = load(side(text), &mut SourceMap::default());
+            assert_eq!(pair.0, alone.0);
+            let codes =
+                |d: &Diagnostics| d.items.iter().map(|d| (d.code, d.span)).collect::<Vec<_>>();
+            assert_eq!(codes(&pair.1), codes(&alone.1));
+            assert!(
+                !alone.1.items.is_empty(),
+                "the shared file's diagnostics are copied too"
+            );
+        }
+    }
 }
