@@ -21,4 +21,7 @@ for fmt in text json; do
     --command-name "permit diff HEAD~1 HEAD --format $fmt" \
     "$permit diff HEAD~1 HEAD --format $fmt" --output null
 done
-/usr/bin/time -f "peak RSS %M KB, %e s wall, %U s user" "$permit" diff HEAD~1 HEAD --format json >/dev/null
+/usr/bin/time -f "peak RSS %M KB, %e s wall, %U s user, %S s sys" "$permit" diff HEAD~1 HEAD --format json >/dev/null
+# where the time goes: wall and CPU (all threads) at the end of each phase
+PERMIT_TIMINGS=1 "$permit" diff HEAD~1 HEAD --format json 2>&1 >/dev/null | grep '^timing:' >&2
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
