@@ -9,7 +9,9 @@
 //!   along relationships (any depth, cycles safe): `rebac[user][type][key][role] = until`.
 //!
 //! Expiry stays a decision-time check: each grant carries `until`, the nanosecond (Unix epoch)
-//! at which it stops granting ([`NEVER`] for no expiry). A derived role rests on one assignment,
+//! at which it stops granting ([`NEVER`] for no expiry). Tenant roles are split by it: those
+//! held without expiry are a plain set (`users[u].tenants[t][role] = true`), so the common RBAC
+//! decision reads no clock; the others are under `users[u].expiring[t][role] = until`. A derived role rests on one assignment,
 //! so it holds while that assignment does; several paths to one role keep the latest `until`.
 //!
 //! The document is serialized straight from borrowed model data (no intermediate JSON tree):
@@ -86,7 +88,11 @@ struct AttrsOnly<'a> {
 #[derive(serde::Serialize)]
 struct UserData<'a> {
     attributes: Attrs<'a>,
-    tenants: BTreeMap<&'a str, BTreeMap<&'a str, i64>>,
+    /// Roles held without expiry: `{tenant: {role: true}}`.
+    tenants: BTreeMap<&'a str, Set<'a>>,
+    /// Roles held until a moment: `{tenant: {role: until}}`, only where there are some.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    expiring: BTreeMap<&'a str, BTreeMap<&'a str, i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     until: Option<i64>,
 }
@@ -252,13 +258,14 @@ fn users(m: &Model) -> BTreeMap<&str, UserData<'_>> {
     m.users
         .iter()
         .map(|(key, u)| {
-            let mut tenants: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
+            // per tenant and role, the latest `until` of its assignments
+            let mut held: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
             let mut latest: Option<i64> = None;
             for a in &u.roles {
                 let t = until(a);
                 latest = Some(latest.map_or(t, |l| l.max(t)));
                 if let Scope::Tenant(tenant) = &a.scope {
-                    let slot = tenants
+                    let slot = held
                         .entry(&tenant.text)
                         .or_default()
                         .entry(&a.role.text)
@@ -266,11 +273,23 @@ fn users(m: &Model) -> BTreeMap<&str, UserData<'_>> {
                     *slot = (*slot).max(t);
                 }
             }
+            let mut tenants: BTreeMap<&str, Set<'_>> = BTreeMap::new();
+            let mut expiring: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
+            for (tenant, roles) in held {
+                for (role, t) in roles {
+                    if t == NEVER {
+                        tenants.entry(tenant).or_default().insert(role, true);
+                    } else {
+                        expiring.entry(tenant).or_default().insert(role, t);
+                    }
+                }
+            }
             (
                 key.as_str(),
                 UserData {
                     attributes: Attrs(Some(&u.attributes)),
                     tenants,
+                    expiring,
                     // the last moment any assignment still holds: `no_user_roles` after it
                     until: latest,
                 },

@@ -27,24 +27,40 @@ any_user_set if {
 	user_set(rule[0])
 }
 
-# Attribute values: the query's, else the stored ones (merged once per decision).
-stored_user_attrs := object.get(data.permit.model.users, [input.user.key, "attributes"], {})
+# Attribute values: the query's, else the stored ones (merged once per decision). Stored ones
+# are read for this user and this instance only, never through the whole `users` or
+# `instances` object. (Exclusive definitions, not `else`: see query.rego.)
+stored_user_attrs := data.permit.model.users[input.user.key].attributes
 
 query_user_attrs if type_name(input.user.attributes) == "object"
 
-user_attrs := object.union(stored_user_attrs, input.user.attributes) if query_user_attrs
+user_attrs := object.union(stored_user_attrs, input.user.attributes) if {
+	stored_user_attrs
+	query_user_attrs
+}
 
 user_attrs := stored_user_attrs if not query_user_attrs
 
-stored_resource_attrs := object.get(data.permit.query.instance, "attributes", {})
+user_attrs := input.user.attributes if {
+	not stored_user_attrs
+	query_user_attrs
+}
 
-stored_resource_attrs := {} if not data.permit.query.instance
+stored_resource_attrs := data.permit.model.instances[input.resource.type][input.resource.key].attributes
 
 query_resource_attrs if type_name(input.resource.attributes) == "object"
 
-resource_attrs := object.union(stored_resource_attrs, input.resource.attributes) if query_resource_attrs
+resource_attrs := object.union(stored_resource_attrs, input.resource.attributes) if {
+	stored_resource_attrs
+	query_resource_attrs
+}
 
 resource_attrs := stored_resource_attrs if not query_resource_attrs
+
+resource_attrs := input.resource.attributes if {
+	not stored_resource_attrs
+	query_resource_attrs
+}
 
 user_attr(name) := user_attrs[name]
 

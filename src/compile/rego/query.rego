@@ -2,6 +2,7 @@
 package permit.query
 
 # A query permit can decide on (SPEC section 3); anything else is denied, never an error.
+# (`input.user` and `input.resource` are objects when `.key` and `.type` are strings.)
 default valid := false
 
 valid if {
@@ -15,37 +16,30 @@ valid if {
 
 # The checks a grant found through keyed lookups does not already imply: lookups by
 # `input.user.key`, `input.resource.type` and `input.action` only succeed for known strings.
-default well_formed := false
-
-well_formed if not malformed
-
 # `type_name` of an undefined field is undefined, so an absent optional field is not malformed.
 # (This form, not `x := input...; not is_object(x)`, decides the same on OPA, regorus's
-# interpreter and its bytecode VM, and costs one builtin call.)
-malformed if type_name(input.user) != "object"
-
-malformed if type_name(input.resource) != "object"
-
+# interpreter and its bytecode VM, and costs one builtin call per field present.)
 malformed if type_name(input.resource.key) != "string"
 
-malformed if type_name(input.resource.tenant) != "string"
+malformed if malformed_besides_key
 
-malformed if type_name(input.user.attributes) != "object"
+# The same checks without the key's: a lookup of the instance by `input.resource.key` that
+# succeeds already implies it (the fast RBAC path in root.rego).
+malformed_besides_key if type_name(input.resource.tenant) != "string"
 
-malformed if type_name(input.resource.attributes) != "object"
+malformed_besides_key if type_name(input.user.attributes) != "object"
 
-malformed if type_name(input.context) != "object"
+malformed_besides_key if type_name(input.resource.attributes) != "object"
+
+malformed_besides_key if type_name(input.context) != "object"
 
 # The user as stored in the model (undefined for unknown users).
 user := data.permit.model.users[input.user.key]
 
-# The instance as stored in the model (undefined when not listed or for type-level queries).
-instance := data.permit.model.instances[input.resource.type][input.resource.key]
-
 # The decision's tenant: the stored instance's, else the query's, else `default`.
 # (Exclusive definitions rather than an `else` chain, which regorus's bytecode VM does not
 # follow past an undefined first body.)
-stored_tenant := instance.tenant
+stored_tenant := data.permit.model.instances[input.resource.type][input.resource.key].tenant
 
 query_tenant if is_string(input.resource.tenant)
 
@@ -60,8 +54,3 @@ tenant := "default" if {
 	not stored_tenant
 	not query_tenant
 }
-
-# The user's roles in the decision's tenant: {role: until}.
-tenant_roles := user.tenants[tenant]
-
-now := time.now_ns()

@@ -9,5 +9,5 @@ default allow := false
 allow if {
 	some role, until in data.permit.model.rebac[input.user.key][input.resource.type][input.resource.key]
 	data.permit.model.resource_grants[input.resource.type][role][input.action]
-	data.permit.query.now < until
+	time.now_ns() < until
 }

@@ -6,27 +6,49 @@ package permit.root
 
 default allow := false
 
-# One body per source, cheapest first; the validity checks a source's keyed lookups do not
-# already imply run only once it has granted.
-allow if {
-	data.permit.rbac.allow
-	data.permit.query.well_formed
+# One body per source, cheapest first, each a single reference to a rule: OPA stops at the
+# first body that holds only when the body itself calls no builtin and negates nothing, so
+# the checks live in the referenced rules. The validity checks a source's keyed lookups do not
+# already imply run only once it has granted. Nothing here depends on `reason` or
+# `allowing_sources`, so a query for `allow` alone never computes them.
+allow if rbac_common
+
+allow if rbac_rest
+
+allow if rebac
+
+allow if abac
+
+allow if custom
+
+# The common RBAC case spelled out, three keyed reads and no clock: a role held without
+# expiry in the tenant of a stored instance (`data.permit.rbac.other` covers the rest).
+rbac_common if {
+	some role, _ in data.permit.model.users[input.user.key].tenants[data.permit.model.instances[input.resource.type][input.resource.key].tenant]
+	data.permit.model.grants[role][input.resource.type][input.action]
+	not data.permit.query.malformed_besides_key
 	not custom_deny
 }
 
-allow if {
+rbac_rest if {
+	data.permit.rbac.other
+	not data.permit.query.malformed
+	not custom_deny
+}
+
+rebac if {
 	data.permit.rebac.allow
-	data.permit.query.well_formed
+	not data.permit.query.malformed
 	not custom_deny
 }
 
-allow if {
+abac if {
 	data.permit.abac.allow
 	data.permit.query.valid
 	not custom_deny
 }
 
-allow if {
+custom if {
 	custom_allow
 	data.permit.query.valid
 	not custom_deny
@@ -78,6 +100,6 @@ reason := "allow" if {
 	not data.permit.rbac.any_role_in_tenant
 } else := "no_permission"
 
-# A helper rule, not `not query.now < query.user.until` inline: OPA treats a negated comparison
+# A helper rule, not `not time.now_ns() < ...until` inline: OPA treats a negated comparison
 # over an undefined reference as undefined, regorus as true (found by the differential test).
-holds_any_role if data.permit.query.now < data.permit.query.user.until
+holds_any_role if time.now_ns() < data.permit.model.users[input.user.key].until
