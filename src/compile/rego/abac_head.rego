@@ -27,14 +27,15 @@ any_user_set if {
 	user_set(rule[0])
 }
 
-# Attribute values: the query's, else the stored ones (merged once per decision). Stored ones
-# are read for this user and this instance only, never through the whole `users` or
-# `instances` object. (Exclusive definitions, not `else`: see query.rego.)
+# Attribute values: the query's, else the stored ones (merged once per decision; a queried
+# attribute replaces the stored one whole: `object.union` alone would merge object values
+# recursively). Stored ones are read for this user and this instance only, never through the
+# whole `users` or `instances` object. (Exclusive definitions, not `else`: see query.rego.)
 stored_user_attrs := data.permit.model.users[input.user.key].attributes
 
 query_user_attrs if type_name(input.user.attributes) == "object"
 
-user_attrs := object.union(stored_user_attrs, input.user.attributes) if {
+user_attrs := object.union(object.remove(stored_user_attrs, input.user.attributes), input.user.attributes) if {
 	stored_user_attrs
 	query_user_attrs
 }
@@ -50,7 +51,7 @@ stored_resource_attrs := data.permit.model.instances[input.resource.type][input.
 
 query_resource_attrs if type_name(input.resource.attributes) == "object"
 
-resource_attrs := object.union(stored_resource_attrs, input.resource.attributes) if {
+resource_attrs := object.union(object.remove(stored_resource_attrs, input.resource.attributes), input.resource.attributes) if {
 	stored_resource_attrs
 	query_resource_attrs
 }
