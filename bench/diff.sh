@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `permit diff` between two commits of the large synthetic model, the second changing ~1% of
 # roles and assignments (bench/change.py). Target: under 3 s on 2 cores.
-# Usage: bench/diff.sh   (SCALE=1 SEED=1 PCT=1 RUNS=5)
+# Usage: bench/diff.sh   (SCALE=1 SEED=1 PCT=1 RUNS=5 BASELINE=path/to/older/permit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -16,10 +16,15 @@ git init -q && git add -A && git -c user.name=bench -c user.email=bench@localhos
 echo "bench: change: $(python3 "$root/bench/change.py" policy "$PCT")" >&2
 git -c user.name=bench -c user.email=bench@localhost commit -qam change
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
+# BASELINE=/path/to/an/older/permit times it side by side in the same hyperfine run
 for fmt in text json; do
-  hyperfine -N --style basic --warmup 1 --runs "$RUNS" \
+  extra=()
+  if [ -n "${BASELINE:-}" ]; then
+    extra=(--command-name "baseline: permit diff HEAD~1 HEAD --format $fmt" "$BASELINE diff HEAD~1 HEAD --format $fmt")
+  fi
+  hyperfine -N --style basic --warmup 1 --runs "$RUNS" --output null \
     --command-name "permit diff HEAD~1 HEAD --format $fmt" \
-    "$permit diff HEAD~1 HEAD --format $fmt" --output null
+    "$permit diff HEAD~1 HEAD --format $fmt" "${extra[@]}"
 done
 /usr/bin/time -f "peak RSS %M KB, %e s wall, %U s user, %S s sys" "$permit" diff HEAD~1 HEAD --format json >/dev/null
 # where the time goes: wall and CPU (all threads) at the end of each phase
