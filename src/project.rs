@@ -325,15 +325,17 @@ impl Project {
             let cb = b.validate(lb, nb);
             (ca.join(), cb)
         });
-        let mut ca = ca.map_err(|_| Error::Internal("validating the model panicked".into()))?;
-        let mut cb = cb;
-        for (p, c) in [(a, &mut ca), (b, &mut cb)] {
-            let (custom, custom_diags) = crate::custom::load(p)?;
-            c.diags.extend(custom_diags);
-            c.diags.sort();
-            c.custom = custom;
-        }
-        Ok((ca, cb))
+        let ca = ca.map_err(|_| Error::Internal("validating the model panicked".into()))?;
+        Ok((a.with_custom(ca)?, b.with_custom(cb)?))
+    }
+
+    /// Adds the custom Rego (and what is wrong with it) to a checked model.
+    fn with_custom(&mut self, mut checked: Checked) -> Result<Checked, Error> {
+        let (custom, custom_diags) = crate::custom::load(self)?;
+        checked.diags.extend(custom_diags);
+        checked.diags.sort();
+        checked.custom = custom;
+        Ok(checked)
     }
 
     /// Validates a loaded model (`files` model files were read).
@@ -406,12 +408,8 @@ pub struct Built {
 impl Project {
     /// What `permit check` validates: the model and the custom Rego.
     pub fn check(&mut self) -> Result<Checked, Error> {
-        let mut checked = self.load_model()?;
-        let (custom, custom_diags) = crate::custom::load(self)?;
-        checked.diags.extend(custom_diags);
-        checked.diags.sort();
-        checked.custom = custom;
-        Ok(checked)
+        let checked = self.load_model()?;
+        self.with_custom(checked)
     }
 
     /// Checks and (when valid) compiles the model with the custom Rego.

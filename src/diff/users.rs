@@ -423,15 +423,10 @@ fn abac_candidates<'h>(
                     // or not, whoever asks: decided once per instance
                     let rs_ignores_user = !rh.user && !rb.user;
                     for &i in instances {
-                        let (rs_h, rs_b) = if rs_ignores_user {
-                            let here = h.in_resource_set(rs, i, None);
-                            if !here {
-                                continue;
-                            }
-                            (Some(here), Some(b.in_resource_set(rs, i, None)))
-                        } else {
-                            (None, None)
-                        };
+                        if rs_ignores_user && !h.in_resource_set(rs, i, None) {
+                            continue;
+                        }
+                        let rs_b = rs_ignores_user.then(|| b.in_resource_set(rs, i, None));
                         let instance_changed = changed.instances.contains(i)
                             || changed.tenants.contains(h.instance_tenant(i))
                             || changed.tenants.contains(b.instance_tenant(i));
@@ -448,7 +443,7 @@ fn abac_candidates<'h>(
                                 )
                             };
                         for (u, ub) in users {
-                            if !rs_h.unwrap_or_else(|| h.in_resource_set(rs, i, Some(u))) {
+                            if !rs_ignores_user && !h.in_resource_set(rs, i, Some(u)) {
                                 continue;
                             }
                             let (inh, inb) = user_part(u, ub, i);
