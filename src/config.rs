@@ -166,12 +166,12 @@ pub fn parse(text: &str, file: FileId) -> Result<Config, Diagnostics> {
             ] {
                 if let Some(n) = top.get(key) {
                     if let Some(v) = r.string(n, format!("`{key}`")) {
-                        *slot = v.text;
+                        *slot = v.text.into();
                     }
                 }
             }
             if let Some(n) = top.get("name") {
-                c.name = r.name(n, "the project's `name`").map(|n| n.text);
+                c.name = r.name(n, "the project's `name`").map(|n| n.text.into());
             }
             if let Some(n) = top.get("guards") {
                 c.guards = guard_sources(&mut r, n);
@@ -214,10 +214,10 @@ pub fn parse(text: &str, file: FileId) -> Result<Config, Diagnostics> {
                         },
                     };
                     c.environments.insert(
-                        key.text.clone(),
+                        key.text.to_string(),
                         Environment {
                             key,
-                            branch: branch.text,
+                            branch: branch.text.into(),
                             promote_from,
                             deny_widening,
                         },
@@ -243,8 +243,9 @@ pub fn parse(text: &str, file: FileId) -> Result<Config, Diagnostics> {
                         let token_env = r.opt_string(&f, "token_env", "a PDP");
                         list.push(Pdp { url, token_env });
                     }
-                    c.pdps.insert(env.text.clone(), list);
-                    if !c.environments.is_empty() && !c.environments.contains_key(&env.text) {
+                    c.pdps.insert(env.text.to_string(), list);
+                    if !c.environments.is_empty() && !c.environments.contains_key(env.text.as_str())
+                    {
                         let names: Vec<&str> = c.environments.keys().map(String::as_str).collect();
                         r.report(
                             Diagnostic::error(
@@ -265,7 +266,7 @@ pub fn parse(text: &str, file: FileId) -> Result<Config, Diagnostics> {
                         c.bundle.roots = r
                             .names(roots, "a bundle root")
                             .into_iter()
-                            .map(|n| n.text)
+                            .map(|n| n.text.into())
                             .collect();
                     }
                     c.bundle.signing_key_env = r.opt_string(&f, "signing_key_env", "`bundle`");
@@ -276,7 +277,7 @@ pub fn parse(text: &str, file: FileId) -> Result<Config, Diagnostics> {
     }
     for env in c.environments.values() {
         if let Some(from) = &env.promote_from {
-            if !c.environments.contains_key(&from.text) {
+            if !c.environments.contains_key(from.text.as_str()) {
                 let names: Vec<&str> = c.environments.keys().map(String::as_str).collect();
                 diags.push(
                     Diagnostic::error(

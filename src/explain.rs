@@ -61,9 +61,9 @@ fn parse<'a>(m: &Model, input: &'a Value) -> Option<Q<'a>> {
         .pointer("/resource/key")
         .and_then(Value::as_str)
         .filter(|k| !k.is_empty());
-    let stored = key.and_then(|k| m.resource_instances.get(&format!("{ty}:{k}")));
+    let stored = key.and_then(|k| m.resource_instances.get(format!("{ty}:{k}").as_str()));
     let tenant = stored
-        .and_then(|i| i.tenant.as_ref().map(|t| t.text.clone()))
+        .and_then(|i| i.tenant.as_ref().map(|t| t.text.to_string()))
         .or_else(|| {
             input
                 .pointer("/resource/tenant")
@@ -194,11 +194,11 @@ pub fn explain(
     let why = match d.reason.as_str() {
         "invalid_query" => "the query is malformed (SPEC section 3)".to_string(),
         "no_such_resource" => {
-            let hint = crate::diagnostics::did_you_mean(q.ty, m.resources.keys().map(String::as_str)).map(|h| format!("; {h}")).unwrap_or_default();
+            let hint = crate::diagnostics::did_you_mean(q.ty, m.resources.keys().map(crate::model::Text::as_str)).map(|h| format!("; {h}")).unwrap_or_default();
             format!("the model has no resource type `{}`{hint}", q.ty)
         }
         "no_such_action" => {
-            let actions: Vec<&str> = m.resources.get(q.ty).map(|r| r.actions.keys().map(String::as_str).collect()).unwrap_or_default();
+            let actions: Vec<&str> = m.resources.get(q.ty).map(|r| r.actions.keys().map(crate::model::Text::as_str).collect()).unwrap_or_default();
             format!("`{}` has no action `{}` (actions: {})", q.ty, q.action, actions.join(", "))
         }
         "custom_deny" => "`data.permit.custom.deny` vetoed the decision".to_string(),
@@ -310,7 +310,7 @@ fn rebac_path(
         if a.expires.as_ref().is_some_and(|e| e.until_ns <= now) {
             continue;
         }
-        let s = (inst.text.clone(), a.role.text.clone());
+        let s = (inst.text.to_string(), a.role.text.to_string());
         if first.contains_key(&s) {
             continue;
         }
@@ -330,7 +330,7 @@ fn rebac_path(
     while let Some((inst, role)) = todo.pop_front() {
         let (ty, _) = crate::model::split_instance(&inst)?;
         let res = m.resources.get(ty)?;
-        let def = res.roles.get(&role)?;
+        let def = res.roles.get(role.as_str())?;
         if inst == target {
             if let Some(p) = def
                 .permissions
@@ -355,7 +355,7 @@ fn rebac_path(
             .iter()
             .map(|e| {
                 (
-                    (inst.clone(), e.text.clone()),
+                    (inst.clone(), e.text.to_string()),
                     format!("`{role}` extends `{}`", e.text),
                     e.span,
                 )
@@ -374,7 +374,7 @@ fn rebac_path(
                             .is_some_and(|(t, _)| t == dty)
                         {
                             next.push((
-                                (rel.object.text.clone(), dname.clone()),
+                                (rel.object.text.to_string(), dname.to_string()),
                                 format!("`{role}` on `{inst}` gives `{dname}` on `{}` through `{}` (relationship at {})", rel.object.text, g.linked_by_relation.text, sources.location(rel.span)),
                                 g.span,
                             ));

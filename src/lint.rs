@@ -83,10 +83,10 @@ fn unheld_tenant_roles(access: &Access, out: &mut Diagnostics) {
     let held = closure(&live);
     let once_held = closure(&expired);
     for (name, role) in &m.roles {
-        if held.contains(name) {
+        if held.contains(name.as_str()) {
             continue;
         }
-        let help = if once_held.contains(name) {
+        let help = if once_held.contains(name.as_str()) {
             format!(
                 "the assignments that held `{name}` have expired: renew one if it is still \
                  needed (`permit users --stale` lists them), or remove the role"
@@ -230,7 +230,7 @@ fn star_permission<'m>(m: &'m Model, name: &str) -> Option<(&'m str, &'m Name)> 
     }
     role_closure(name, |n| m.roles.get(n).map(|r| &r.extends))
         .iter()
-        .filter_map(|r| m.roles.get_key_value(r))
+        .filter_map(|r| m.roles.get_key_value(r.as_str()))
         .find_map(|(k, r)| r.permissions.iter().find(is_star).map(|p| (k.as_str(), p)))
 }
 

@@ -10,6 +10,11 @@ use crate::source::{FileId, Span};
 use saphyr_parser::{Event, Parser, ScalarStyle};
 use std::collections::HashMap;
 
+/// Text read from the model files. Names, keys and short values are at most 24 bytes nearly
+/// always, and a `CompactString` keeps those inline: the large model holds millions of them,
+/// and a heap allocation each was most of its memory and of the time spent loading it.
+pub type Text = compact_str::CompactString;
+
 /// Deepest nesting of sequences and mappings accepted.
 pub const MAX_DEPTH: usize = 128;
 /// Most nodes one file may produce, aliases expanded.
@@ -28,7 +33,7 @@ pub enum Scalar {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
+    Str(Text),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -69,12 +74,12 @@ impl Node {
     }
 
     /// The text of a scalar used as a key or name: strings as they are, other scalars as written.
-    pub fn key_text(&self) -> Option<String> {
+    pub fn key_text(&self) -> Option<Text> {
         match &self.kind {
             Kind::Scalar(Scalar::Str(s)) => Some(s.clone()),
-            Kind::Scalar(Scalar::Int(i)) => Some(i.to_string()),
-            Kind::Scalar(Scalar::Float(f)) => Some(f.to_string()),
-            Kind::Scalar(Scalar::Bool(b)) => Some(b.to_string()),
+            Kind::Scalar(Scalar::Int(i)) => Some(i.to_string().into()),
+            Kind::Scalar(Scalar::Float(f)) => Some(f.to_string().into()),
+            Kind::Scalar(Scalar::Bool(b)) => Some(b.to_string().into()),
             Kind::Scalar(Scalar::Null) => None,
             _ => None,
         }
@@ -90,12 +95,12 @@ impl Node {
             Kind::Scalar(Scalar::Float(f)) => serde_json::Number::from_f64(*f)
                 .map(Value::Number)
                 .unwrap_or(Value::Null),
-            Kind::Scalar(Scalar::Str(s)) => Value::String(s.clone()),
+            Kind::Scalar(Scalar::Str(s)) => Value::String(s.to_string()),
             Kind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
             Kind::Map(entries) => Value::Object(
                 entries
                     .iter()
-                    .map(|(k, v)| (k.key_text().unwrap_or_default(), v.to_json()))
+                    .map(|(k, v)| (k.key_text().unwrap_or_default().into(), v.to_json()))
                     .collect(),
             ),
         }
@@ -226,7 +231,7 @@ impl Builder {
                 let scalar = if style == ScalarStyle::Plain && !forced_str {
                     resolve_plain(&text)
                 } else {
-                    Scalar::Str(text.into_owned())
+                    Scalar::Str(Text::from(text.as_ref()))
                 };
                 // Plain multi-line scalars get the span of their first line only.
                 let mut span = span;
@@ -403,7 +408,7 @@ pub fn resolve_plain(text: &str) -> Scalar {
             return Scalar::Float(f);
         }
     }
-    Scalar::Str(text.to_string())
+    Scalar::Str(text.into())
 }
 
 /// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` without the sign.

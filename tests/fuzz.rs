@@ -291,10 +291,15 @@ fn opa_checks(worker: &Worker) -> usize {
 
 /// A handful of queries naming what the model holds, and some it does not.
 fn model_queries(m: &Model) -> Vec<Value> {
-    let mut users: Vec<&str> = m.users.keys().take(3).map(String::as_str).collect();
+    let mut users: Vec<&str> = m.users.keys().take(3).map(|k| k.as_str()).collect();
     users.push("nobody");
-    let mut resources: Vec<String> = m.resource_instances.keys().take(3).cloned().collect();
-    resources.extend(m.resources.keys().take(2).cloned());
+    let mut resources: Vec<String> = m
+        .resource_instances
+        .keys()
+        .take(3)
+        .map(|k| k.to_string())
+        .collect();
+    resources.extend(m.resources.keys().take(2).map(|k| k.to_string()));
     resources.push("nosuchtype:x".into());
     let tenants: Vec<Option<&str>> = std::iter::once(None)
         .chain(m.tenants.keys().take(1).map(|t| Some(t.as_str())))
@@ -306,7 +311,7 @@ fn model_queries(m: &Model) -> Vec<Value> {
             let mut actions: Vec<&str> = m
                 .resources
                 .get(ty)
-                .map(|res| res.actions.keys().take(2).map(String::as_str).collect())
+                .map(|res| res.actions.keys().take(2).map(|k| k.as_str()).collect())
                 .unwrap_or_default();
             actions.push("nosuchaction");
             for a in actions {

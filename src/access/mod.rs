@@ -292,7 +292,7 @@ impl<'m> Access<'m> {
         // into a tree cost several times more on the large model
         m.resource_instances
             .keys()
-            .map(String::as_str)
+            .map(crate::model::Text::as_str)
             .chain(assigned)
             .chain(related)
             .filter(|i| split_instance(i).is_some())

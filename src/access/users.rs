@@ -235,7 +235,7 @@ fn tenant_roles<'m>(access: &Access<'m>, user: &'m User) -> Vec<TenantRole<'m>> 
     for (tenant, role) in access.tenant_assignments(user) {
         keep(&mut found, (tenant, role), How::Assigned, None);
         for e in role_closure(role, |n| roles.get(n).map(|r| &r.extends)) {
-            if let Some((e, _)) = roles.get_key_value(&e).filter(|(k, _)| *k != role) {
+            if let Some((e, _)) = roles.get_key_value(e.as_str()).filter(|(k, _)| *k != role) {
                 keep(&mut found, (tenant, e), How::Extends, Some(Via::Role(role)));
             }
         }

@@ -40,7 +40,7 @@ pub fn generate(m: &Model, n: usize) -> Vec<Value> {
     let first_action = |ty: &str| {
         m.resources
             .get(ty)
-            .and_then(|r| r.actions.keys().next().cloned())
+            .and_then(|r| r.actions.keys().next().map(|a| a.to_string()))
     };
     'users: for (key, u) in &m.users {
         for a in &u.roles {
@@ -49,7 +49,7 @@ pub fn generate(m: &Model, n: usize) -> Vec<Value> {
             }
             match &a.scope {
                 Scope::Tenant(t) => {
-                    let Some(role) = m.roles.get(&a.role.text) else {
+                    let Some(role) = m.roles.get(a.role.text.as_str()) else {
                         continue;
                     };
                     let Some(p) = role.permissions.first() else {
@@ -63,7 +63,7 @@ pub fn generate(m: &Model, n: usize) -> Vec<Value> {
                     } else {
                         action.to_string()
                     };
-                    out.push(json!({"user": {"key": key}, "action": action, "resource": {"type": ty, "tenant": t.text}}));
+                    out.push(json!({"user": {"key": key}, "action": action, "resource": {"type": ty, "tenant": t.text.as_str()}}));
                 }
                 Scope::Resource(inst) => {
                     let Some((ty, k)) = split_instance(&inst.text) else {

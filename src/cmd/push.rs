@@ -227,7 +227,7 @@ pub fn pdps(project: &Project, env: &Environment) -> Result<Vec<Pdp>, Error> {
     let listed = project
         .config
         .pdps
-        .get(&env.key.text)
+        .get(env.key.text.as_str())
         .filter(|l| !l.is_empty())
         .ok_or_else(|| Error::UsageHelp {
             message: format!("environment `{}` has no PDPs", env.key.text),
@@ -260,10 +260,10 @@ pub fn pdps(project: &Project, env: &Environment) -> Result<Vec<Pdp>, Error> {
             },
         };
         out.push(Pdp {
-            url: p.url.text.clone(),
+            url: p.url.text.to_string(),
             target,
             token,
-            environment: env.key.text.clone(),
+            environment: env.key.text.to_string(),
         });
     }
     if problems.is_empty() {

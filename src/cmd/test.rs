@@ -410,12 +410,12 @@ fn warn_unknowns(m: &crate::model::Model, cases: &[Case], diags: &mut Diagnostic
             Vec::new()
         } else {
             match what {
-                "user" => m.users.keys().map(String::as_str).collect(),
-                "resource type" => m.resources.keys().map(String::as_str).collect(),
+                "user" => m.users.keys().map(crate::model::Text::as_str).collect(),
+                "resource type" => m.resources.keys().map(crate::model::Text::as_str).collect(),
                 _ => m
                     .resources
                     .values()
-                    .flat_map(|r| r.actions.keys().map(String::as_str))
+                    .flat_map(|r| r.actions.keys().map(crate::model::Text::as_str))
                     .collect(),
             }
         };

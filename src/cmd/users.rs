@@ -74,7 +74,11 @@ pub fn run(ctx: &Context, args: UsersArgs) -> Result<u8, Error> {
 
 /// A usage error naming the tenants there are, when `tenant` is not one of them.
 fn known_tenant(model: &Model, tenant: &str) -> Result<(), Error> {
-    let mut known: Vec<&str> = model.tenants.keys().map(String::as_str).collect();
+    let mut known: Vec<&str> = model
+        .tenants
+        .keys()
+        .map(crate::model::Text::as_str)
+        .collect();
     if !known.contains(&DEFAULT_TENANT) {
         known.push(DEFAULT_TENANT);
     }
@@ -159,13 +163,13 @@ impl Widths {
         };
         let instances = access.instances();
         Widths {
-            user: widest("USER", &mut m.users.keys().map(String::as_str)),
+            user: widest("USER", &mut m.users.keys().map(crate::model::Text::as_str)),
             place: widest(
                 "TENANT/INSTANCE",
                 &mut m
                     .tenants
                     .keys()
-                    .map(String::as_str)
+                    .map(crate::model::Text::as_str)
                     .chain([DEFAULT_TENANT])
                     .chain(instances.iter().copied()),
             ),
@@ -175,7 +179,7 @@ impl Widths {
                     .roles
                     .keys()
                     .chain(m.resources.values().flat_map(|r| r.roles.keys()))
-                    .map(String::as_str),
+                    .map(crate::model::Text::as_str),
             ),
         }
     }

@@ -36,7 +36,7 @@ where
             continue;
         }
         if let Some(ext) = extends(&r) {
-            todo.extend(ext.iter().map(|e| e.text.clone()));
+            todo.extend(ext.iter().map(|e| e.text.to_string()));
         }
     }
     seen
@@ -144,7 +144,7 @@ fn resources(m: &Model) -> BTreeMap<&str, Set<'_>> {
 pub fn tenant_role_grants<'m>(m: &'m Model, name: &str) -> BTreeMap<(&'m str, &'m str), &'m str> {
     let mut out = BTreeMap::new();
     for held in role_closure(name, |n| m.roles.get(n).map(|r| &r.extends)) {
-        let Some((held, role)) = m.roles.get_key_value(&held) else {
+        let Some((held, role)) = m.roles.get_key_value(held.as_str()) else {
             continue;
         };
         for p in &role.permissions {
@@ -175,7 +175,7 @@ pub fn resource_role_grants<'m>(
 ) -> BTreeMap<&'m str, &'m str> {
     let mut out = BTreeMap::new();
     for held in role_closure(name, |n| r.roles.get(n).map(|x| &x.extends)) {
-        let Some((held, def)) = r.roles.get_key_value(&held) else {
+        let Some((held, def)) = r.roles.get_key_value(held.as_str()) else {
             continue;
         };
         for p in &def.permissions {
@@ -628,7 +628,7 @@ pub(crate) fn abac_rules(m: &Model) -> BTreeMap<&str, BTreeMap<&str, Vec<[&str; 
             continue;
         };
         let actions: Vec<&str> = if action == "*" {
-            res.actions.keys().map(String::as_str).collect()
+            res.actions.keys().map(crate::model::Text::as_str).collect()
         } else {
             vec![action]
         };

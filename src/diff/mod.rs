@@ -253,8 +253,8 @@ fn parallel<T: Sync, R: Send>(items: &[T], each: impl Fn(&T, &mut Vec<R>) + Sync
 
 /// Both maps' entries in key order, joined: `(key, base, head)`.
 fn merge<'b, 'h, T>(
-    base: &'b BTreeMap<String, T>,
-    head: &'h BTreeMap<String, T>,
+    base: &'b BTreeMap<crate::model::Text, T>,
+    head: &'h BTreeMap<crate::model::Text, T>,
 ) -> Vec<(&'h str, Option<&'b T>, Option<&'h T>)>
 where
     'b: 'h,
@@ -321,7 +321,7 @@ impl ChangedGrants {
                 _ => false,
             };
             if !same {
-                tenant.insert(r.clone());
+                tenant.insert(r.to_string());
             }
         }
         let mut resource = RoleSet::default();

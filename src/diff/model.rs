@@ -62,8 +62,8 @@ pub fn changes(base: &Side, head: &Side) -> Vec<ModelChange> {
 fn keyed<T>(
     out: &mut Vec<ModelChange>,
     kind: &'static str,
-    (base, bsrc): (&BTreeMap<String, T>, &SourceMap),
-    (head, hsrc): (&BTreeMap<String, T>, &SourceMap),
+    (base, bsrc): (&BTreeMap<crate::model::Text, T>, &SourceMap),
+    (head, hsrc): (&BTreeMap<crate::model::Text, T>, &SourceMap),
     same: fn(&T, &T) -> bool,
     value: fn(&T) -> Value,
     span: fn(&T) -> Span,
@@ -191,13 +191,17 @@ fn short(v: &Value) -> String {
 }
 
 fn names(ns: &[Name]) -> Value {
-    Value::Array(ns.iter().map(|n| Value::String(n.text.clone())).collect())
+    Value::Array(
+        ns.iter()
+            .map(|n| Value::String(n.text.to_string()))
+            .collect(),
+    )
 }
 
 fn attrs(a: &Attributes) -> Value {
     Value::Object(
         a.iter()
-            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .map(|(k, v)| (k.to_string(), v.value.clone()))
             .collect::<Map<_, _>>(),
     )
 }
@@ -232,7 +236,7 @@ fn resources(m: &Model) -> Entities {
             let attributes: Map<String, Value> = r
                 .attributes
                 .iter()
-                .map(|(k, d)| (k.clone(), Value::String(d.ty.as_str().into())))
+                .map(|(k, d)| (k.to_string(), Value::String(d.ty.as_str().into())))
                 .collect();
             let relations: Vec<String> = r
                 .relations
@@ -245,7 +249,7 @@ fn resources(m: &Model) -> Entities {
                 "attributes": attributes,
                 "relations": relations,
             });
-            (k.clone(), (v, r.key.span))
+            (k.to_string(), (v, r.key.span))
         })
         .collect()
 }
@@ -263,14 +267,19 @@ fn resource_roles(m: &Model) -> Entities {
 fn roles(m: &Model) -> Entities {
     m.roles
         .iter()
-        .map(|(k, r)| (k.clone(), (role(r), r.key.span)))
+        .map(|(k, r)| (k.to_string(), (role(r), r.key.span)))
         .collect()
 }
 
 fn user_attributes(m: &Model) -> Entities {
     m.user_attributes
         .iter()
-        .map(|(k, d)| (k.clone(), (Value::String(d.ty.as_str().into()), d.key.span)))
+        .map(|(k, d)| {
+            (
+                k.to_string(),
+                (Value::String(d.ty.as_str().into()), d.key.span),
+            )
+        })
         .collect()
 }
 
@@ -279,7 +288,7 @@ fn user_sets(m: &Model) -> Entities {
         .iter()
         .map(|(k, s)| {
             let v = json!({"name": opt(&s.name), "conditions": condition(&s.conditions)});
-            (k.clone(), (v, s.key.span))
+            (k.to_string(), (v, s.key.span))
         })
         .collect()
 }
@@ -290,10 +299,10 @@ fn resource_sets(m: &Model) -> Entities {
         .map(|(k, s)| {
             let v = json!({
                 "name": opt(&s.name),
-                "resource": s.resource.as_ref().map(|r| r.text.clone()),
+                "resource": s.resource.as_ref().map(|r| r.text.to_string()),
                 "conditions": condition(&s.conditions),
             });
-            (k.clone(), (v, s.key.span))
+            (k.to_string(), (v, s.key.span))
         })
         .collect()
 }
@@ -346,7 +355,7 @@ fn tenants(m: &Model) -> Entities {
         .iter()
         .map(|(k, t)| {
             let v = json!({"name": opt(&t.name), "attributes": attrs(&t.attributes)});
-            (k.clone(), (v, t.key.span))
+            (k.to_string(), (v, t.key.span))
         })
         .collect()
 }

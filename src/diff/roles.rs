@@ -18,7 +18,7 @@ pub fn changes(
     changed: &super::ChangedGrants,
 ) -> Vec<RoleChange> {
     let mut out = Vec::new();
-    let tenant_roles: BTreeSet<&String> = base
+    let tenant_roles: BTreeSet<&crate::model::Text> = base
         .model
         .roles
         .keys()
@@ -27,7 +27,7 @@ pub fn changes(
     // a role whose grants are the same on both sides has nothing to report
     for role in tenant_roles
         .into_iter()
-        .filter(|r| changed.tenant.contains(*r))
+        .filter(|r| changed.tenant.contains(r.as_str()))
     {
         let b = tenant_role(base, bsrc, role);
         let h = tenant_role(head, hsrc, role);
@@ -56,7 +56,7 @@ pub fn changes(
     let pairs: BTreeSet<(String, String)> = [base.model, head.model]
         .iter()
         .flat_map(|m| m.condition_set_rules.iter())
-        .map(|r| (r.user_set.text.clone(), r.resource_set.text.clone()))
+        .map(|r| (r.user_set.text.to_string(), r.resource_set.text.to_string()))
         .collect();
     for (us, rs) in pairs {
         let b = rule_pair(base, bsrc, &us, &rs);
@@ -137,7 +137,7 @@ fn tenant_role(a: &Access, sources: &SourceMap, role: &str) -> Grants {
         let via = extends_path(role, held, |r| {
             m.roles
                 .get(r)
-                .map(|d| d.extends.iter().map(|e| e.text.clone()).collect())
+                .map(|d| d.extends.iter().map(|e| e.text.to_string()).collect())
         });
         let loc = m
             .roles
@@ -193,7 +193,7 @@ fn reach(
         if reached.contains_key(&(t.clone(), r.clone())) {
             continue;
         }
-        let Some(res) = m.resources.get(&t) else {
+        let Some(res) = m.resources.get(t.as_str()) else {
             continue;
         };
         let held = crate::compile::data::role_closure(&r, |n| res.roles.get(n).map(|x| &x.extends));
@@ -221,7 +221,7 @@ fn expand(
     let m = a.model;
     let mut out = Grants::new();
     for ((t, r), (rels, via)) in reached {
-        let Some(res) = m.resources.get(&t) else {
+        let Some(res) = m.resources.get(t.as_str()) else {
             continue;
         };
         let Some(grants) = a.resource_role_grants(&t, &r) else {
@@ -237,7 +237,7 @@ fn expand(
             let ext = extends_path(&r, held, |x| {
                 res.roles
                     .get(x)
-                    .map(|d| d.extends.iter().map(|e| e.text.clone()).collect())
+                    .map(|d| d.extends.iter().map(|e| e.text.to_string()).collect())
             });
             if !ext.is_empty() {
                 path.push(ext);

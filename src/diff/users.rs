@@ -38,7 +38,7 @@ pub fn changes(
                 && l.is_none()
                 && same_user(x, y)
                 && y.roles.iter().all(|a| match &a.scope {
-                    Scope::Tenant(_) => !grants.tenant.contains(&a.role.text),
+                    Scope::Tenant(_) => !grants.tenant.contains(a.role.text.as_str()),
                     Scope::Resource(i) => split_instance(&i.text)
                         .is_none_or(|(ty, _)| !upstream.contains(ty, &a.role.text)),
                 });
@@ -190,9 +190,9 @@ fn same_graph(b: &crate::model::Model, h: &crate::model::Model) -> bool {
         for (ty, res) in &m.resources {
             for (name, r) in &res.roles {
                 v.push((
-                    ty.clone(),
-                    name.clone(),
-                    r.extends.iter().map(|e| e.text.clone()).collect(),
+                    ty.to_string(),
+                    name.to_string(),
+                    r.extends.iter().map(|e| e.text.to_string()).collect(),
                     r.granted_to
                         .iter()
                         .map(|g| {
@@ -371,8 +371,8 @@ fn abac_candidates<'h>(
         .users
         .iter()
         .filter_map(|u| {
-            let x = h.model.users.get(u)?;
-            let y = b.model.users.get(u);
+            let x = h.model.users.get(u.as_str())?;
+            let y = b.model.users.get(u.as_str());
             let attrs = y.is_none_or(|y| !super::same_attributes(&x.attributes, &y.attributes));
             let roles = y.is_none_or(|y| h.tenant_assignments(x) != b.tenant_assignments(y));
             Some((x, y, attrs, roles))
@@ -514,7 +514,7 @@ impl<'h> Members<'h> {
                 .users
                 .values()
                 .filter(|u| a.in_user_set(set, u, tenant, None))
-                .map(|u| u.key.text.clone())
+                .map(|u| u.key.text.to_string())
                 .collect()
         });
         key
@@ -541,7 +541,7 @@ impl<'h> Members<'h> {
                 .users
                 .keys()
                 .filter(|k| head.contains(k.as_str()) && !base.contains(k.as_str()))
-                .map(String::as_str)
+                .map(crate::model::Text::as_str)
                 .collect();
             self.gained.insert(key.clone(), v);
         }

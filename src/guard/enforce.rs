@@ -49,10 +49,10 @@ impl<'m> Checker<'m> {
             self.model
                 .resources
                 .get(ty)
-                .map(|r| r.actions.keys().cloned().collect())
+                .map(|r| r.actions.keys().map(|k| k.to_string()).collect())
                 .unwrap_or_default()
         } else {
-            vec![rule.action.text.clone()]
+            vec![rule.action.text.to_string()]
         };
         let mut out = Vec::new();
         for action in &actions {
@@ -146,7 +146,7 @@ impl<'m> Checker<'m> {
         let tenant_roles: HashSet<&str> = model
             .roles
             .keys()
-            .map(String::as_str)
+            .map(crate::model::Text::as_str)
             .filter(|r| {
                 crate::compile::data::tenant_role_grants(model, r).contains_key(&(ty, action))
             })

@@ -82,7 +82,7 @@ impl Scope {
             || target
                 .environment
                 .as_ref()
-                .is_some_and(|e| self.environments.iter().any(|x| &x.text == e));
+                .is_some_and(|e| self.environments.iter().any(|x| x.text == *e));
         project_ok && env_ok
     }
 }

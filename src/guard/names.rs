@@ -91,8 +91,12 @@ fn finish<'m>(
     Some(ty)
 }
 
-fn unknown<'a>(name: &Name, what: &str, known: impl Iterator<Item = &'a String>) -> Diagnostic {
-    let known: Vec<&str> = known.map(String::as_str).collect();
+fn unknown<'a>(
+    name: &Name,
+    what: &str,
+    known: impl Iterator<Item = &'a crate::model::Text>,
+) -> Diagnostic {
+    let known: Vec<&str> = known.map(crate::model::Text::as_str).collect();
     Diagnostic::warning(
         "guard::unknown-name",
         format!(

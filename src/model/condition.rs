@@ -302,7 +302,7 @@ fn leaf(r: &mut Reader<'_>, k: &Node, key: &str, v: &Node) -> Option<Leaf> {
         subject,
         attr: attr.to_string(),
         key: Name {
-            text: key.to_string(),
+            text: key.into(),
             span: k.span,
         },
         checks,

@@ -172,8 +172,8 @@ fn duplicate(what: &str, key: &str, again: Span, first: Span) -> Diagnostic {
 }
 
 fn merge_map<T>(
-    into: &mut BTreeMap<String, T>,
-    from: BTreeMap<String, T>,
+    into: &mut BTreeMap<Text, T>,
+    from: BTreeMap<Text, T>,
     what: &str,
     span: impl Fn(&T) -> Span,
     diags: &mut Diagnostics,

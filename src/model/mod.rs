@@ -13,10 +13,12 @@ pub use condition::{Condition, Leaf, Operand, Operator, Subject};
 use crate::source::Span;
 use std::collections::BTreeMap;
 
+pub use crate::yaml::Text;
+
 /// A string from the user's files and where it was written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Name {
-    pub text: String,
+    pub text: Text,
     pub span: Span,
 }
 
@@ -103,7 +105,7 @@ impl Attributes {
     }
 
     /// `(key, value)` in key order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &AttrValue)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Text, &AttrValue)> {
         self.0.iter().map(|a| (&a.key.text, a))
     }
 
@@ -133,9 +135,9 @@ impl FromIterator<AttrValue> for Attributes {
 }
 
 impl<'a> IntoIterator for &'a Attributes {
-    type Item = (&'a String, &'a AttrValue);
+    type Item = (&'a Text, &'a AttrValue);
     type IntoIter =
-        std::iter::Map<std::slice::Iter<'a, AttrValue>, fn(&AttrValue) -> (&String, &AttrValue)>;
+        std::iter::Map<std::slice::Iter<'a, AttrValue>, fn(&AttrValue) -> (&Text, &AttrValue)>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter().map(|a| (&a.key.text, a))
     }
@@ -180,12 +182,12 @@ pub struct Resource {
     pub key: Name,
     pub name: Option<String>,
     pub description: Option<String>,
-    pub actions: BTreeMap<String, Action>,
+    pub actions: BTreeMap<Text, Action>,
     /// False when `actions` could not be read: references to its actions are not reported then.
     pub actions_known: bool,
-    pub attributes: BTreeMap<String, AttrDecl>,
-    pub roles: BTreeMap<String, Role>,
-    pub relations: BTreeMap<String, Relation>,
+    pub attributes: BTreeMap<Text, AttrDecl>,
+    pub roles: BTreeMap<Text, Role>,
+    pub relations: BTreeMap<Text, Relation>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -267,15 +269,15 @@ pub struct Relationship {
 /// The whole model, merged from every file under the policy folder.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Model {
-    pub resources: BTreeMap<String, Resource>,
-    pub roles: BTreeMap<String, Role>,
-    pub user_attributes: BTreeMap<String, AttrDecl>,
-    pub user_sets: BTreeMap<String, UserSet>,
-    pub resource_sets: BTreeMap<String, ResourceSet>,
+    pub resources: BTreeMap<Text, Resource>,
+    pub roles: BTreeMap<Text, Role>,
+    pub user_attributes: BTreeMap<Text, AttrDecl>,
+    pub user_sets: BTreeMap<Text, UserSet>,
+    pub resource_sets: BTreeMap<Text, ResourceSet>,
     pub condition_set_rules: Vec<ConditionSetRule>,
-    pub tenants: BTreeMap<String, Tenant>,
-    pub users: BTreeMap<String, User>,
-    pub resource_instances: BTreeMap<String, Instance>,
+    pub tenants: BTreeMap<Text, Tenant>,
+    pub users: BTreeMap<Text, User>,
+    pub resource_instances: BTreeMap<Text, Instance>,
     pub relationships: Vec<Relationship>,
 }
 
@@ -325,7 +327,7 @@ mod tests {
         let a: Attributes = [value("level", 1), value("clearance", 2), value("level", 3)]
             .into_iter()
             .collect();
-        let keys: Vec<&String> = a.iter().map(|(k, _)| k).collect();
+        let keys: Vec<&Text> = a.iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["clearance", "level"]);
         assert_eq!(a.get("level").map(|v| v.value.clone()), Some(3.into()));
         assert_eq!(a.get("clearance").map(|v| v.value.clone()), Some(2.into()));

@@ -80,7 +80,7 @@ impl<'d> Reader<'d> {
                 // Small maps (most of them: a user, an assignment) are checked for duplicates
                 // by scanning; big ones (`users`, `resources`) through a hash map.
                 let big = entries.len() > 16;
-                let mut seen: std::collections::HashMap<String, Span> =
+                let mut seen: std::collections::HashMap<Text, Span> =
                     std::collections::HashMap::with_capacity(if big { entries.len() } else { 0 });
                 for (k, v) in entries {
                     let Some(text) = k.key_text() else {
@@ -186,7 +186,7 @@ impl<'d> Reader<'d> {
             .get(key)
             .filter(|n| !n.is_null())
             .and_then(|n| self.string(n, format_args!("`{key}` of {what}")))
-            .map(|n| n.text)
+            .map(|n| n.text.into())
     }
 
     /// A schema name (resource, action, role, ...), checked against the name pattern.
@@ -240,7 +240,7 @@ impl<'d> Reader<'d> {
             .collect()
     }
 
-    fn attr_decls(&mut self, node: &Node, what: &str) -> BTreeMap<String, AttrDecl> {
+    fn attr_decls(&mut self, node: &Node, what: &str) -> BTreeMap<Text, AttrDecl> {
         let mut out = BTreeMap::new();
         for (key, v) in self.entries(node, what) {
             self.check_name(&key, "an attribute");
@@ -301,7 +301,7 @@ impl<'d> Reader<'d> {
             .collect()
     }
 
-    fn actions(&mut self, node: &Node, resource: &str) -> BTreeMap<String, Action> {
+    fn actions(&mut self, node: &Node, resource: &str) -> BTreeMap<Text, Action> {
         let what = format!("the actions of `{resource}`");
         let mut out = BTreeMap::new();
         let mut add = |r: &mut Self, key: Name, name, description| {
@@ -569,7 +569,7 @@ impl<'d> Reader<'d> {
         match parse_expiry(&text.text) {
             Some(until_ns) => Some(Expiry {
                 until_ns,
-                text: text.text,
+                text: text.text.into(),
                 span: text.span,
             }),
             None => {

@@ -61,7 +61,11 @@ impl<'m> Validator<'m> {
                     "model::unknown-resource",
                     "resource",
                     name,
-                    self.m.resources.keys().map(String::as_str).collect(),
+                    self.m
+                        .resources
+                        .keys()
+                        .map(crate::model::Text::as_str)
+                        .collect(),
                 );
                 self.push(d);
                 None
@@ -78,7 +82,7 @@ impl<'m> Validator<'m> {
                 "model::unknown-action",
                 "action",
                 action,
-                r.actions.keys().map(String::as_str).collect(),
+                r.actions.keys().map(crate::model::Text::as_str).collect(),
             );
             self.push(Diagnostic {
                 message: format!(
@@ -105,7 +109,7 @@ impl<'m> Validator<'m> {
                             "model::unknown-role",
                             &format!("role of `{}`", r.key.text),
                             e,
-                            r.roles.keys().map(String::as_str).collect(),
+                            r.roles.keys().map(crate::model::Text::as_str).collect(),
                         );
                         d.message = format!(
                             "`extends` names unknown role `{}` of resource `{}`",
@@ -136,7 +140,7 @@ impl<'m> Validator<'m> {
                 "model::unknown-role",
                 "role",
                 &g.role,
-                on.roles.keys().map(String::as_str).collect(),
+                on.roles.keys().map(crate::model::Text::as_str).collect(),
             );
             d.message = format!(
                 "`{}` is not a role of resource `{}`",
@@ -150,7 +154,7 @@ impl<'m> Validator<'m> {
                     "model::unknown-relation",
                     "relation",
                     &g.linked_by_relation,
-                    r.relations.keys().map(String::as_str).collect(),
+                    r.relations.keys().map(crate::model::Text::as_str).collect(),
                 );
                 d.message = format!(
                     "resource `{}` declares no relation `{}`",
@@ -256,12 +260,12 @@ impl<'m> Validator<'m> {
             return None;
         };
         let ty_name = Name {
-            text: ty.to_string(),
+            text: ty.into(),
             span: p.span,
         };
         let r = self.resource_named(&ty_name)?;
         let action = Name {
-            text: action.to_string(),
+            text: action.into(),
             span: p.span,
         };
         self.action_of(r, &action, true);
@@ -279,7 +283,11 @@ impl<'m> Validator<'m> {
                         "model::unknown-role",
                         "role",
                         e,
-                        self.m.roles.keys().map(String::as_str).collect(),
+                        self.m
+                            .roles
+                            .keys()
+                            .map(crate::model::Text::as_str)
+                            .collect(),
                     );
                     d.message = format!("`extends` names unknown role `{}`", e.text);
                     self.push(d);
@@ -317,33 +325,30 @@ impl<'m> Validator<'m> {
         span: Span,
         resource: Option<&Resource>,
     ) -> Result<Option<AttrType>, ()> {
-        let (builtins, declared, owner): (
-            &[(&str, AttrType)],
-            &BTreeMap<String, AttrDecl>,
-            String,
-        ) = match subject {
-            Subject::User => (
-                BUILTIN_USER_ATTRS,
-                &self.m.user_attributes,
-                "`user_attributes`".to_string(),
-            ),
-            Subject::Resource => match resource {
-                Some(r) => (
-                    BUILTIN_RESOURCE_ATTRS,
-                    &r.attributes,
-                    format!("the attributes of `{}`", r.key.text),
+        let (builtins, declared, owner): (&[(&str, AttrType)], &BTreeMap<Text, AttrDecl>, String) =
+            match subject {
+                Subject::User => (
+                    BUILTIN_USER_ATTRS,
+                    &self.m.user_attributes,
+                    "`user_attributes`".to_string(),
                 ),
-                None => return Err(()),
-            },
-            Subject::Tenant | Subject::Context => return Ok(None),
-        };
+                Subject::Resource => match resource {
+                    Some(r) => (
+                        BUILTIN_RESOURCE_ATTRS,
+                        &r.attributes,
+                        format!("the attributes of `{}`", r.key.text),
+                    ),
+                    None => return Err(()),
+                },
+                Subject::Tenant | Subject::Context => return Ok(None),
+            };
         if let Some((_, t)) = builtins.iter().find(|(n, _)| *n == attr) {
             return Ok(Some(*t));
         }
         match declared.get(attr) {
             Some(d) => Ok(Some(d.ty)),
             None => {
-                let mut names: Vec<&str> = declared.keys().map(String::as_str).collect();
+                let mut names: Vec<&str> = declared.keys().map(Text::as_str).collect();
                 names.extend(builtins.iter().map(|(n, _)| *n));
                 self.push(
                     Diagnostic::error(
@@ -542,7 +547,11 @@ impl<'m> Validator<'m> {
                     "model::unknown-user-set",
                     "user set",
                     &rule.user_set,
-                    self.m.user_sets.keys().map(String::as_str).collect(),
+                    self.m
+                        .user_sets
+                        .keys()
+                        .map(crate::model::Text::as_str)
+                        .collect(),
                 );
                 self.push(d);
             }
@@ -552,7 +561,11 @@ impl<'m> Validator<'m> {
                     "model::unknown-resource-set",
                     "resource set",
                     &rule.resource_set,
-                    self.m.resource_sets.keys().map(String::as_str).collect(),
+                    self.m
+                        .resource_sets
+                        .keys()
+                        .map(crate::model::Text::as_str)
+                        .collect(),
                 );
                 self.push(d);
             }
@@ -585,7 +598,12 @@ impl<'m> Validator<'m> {
 
     fn tenant(&mut self, t: &Name) {
         if t.text != DEFAULT_TENANT && !self.m.tenants.contains_key(&t.text) {
-            let mut names: Vec<&str> = self.m.tenants.keys().map(String::as_str).collect();
+            let mut names: Vec<&str> = self
+                .m
+                .tenants
+                .keys()
+                .map(crate::model::Text::as_str)
+                .collect();
             names.push(DEFAULT_TENANT);
             let d = unknown("model::unknown-tenant", "tenant", t, names);
             self.push(d);
@@ -602,7 +620,7 @@ impl<'m> Validator<'m> {
     fn stored_attrs(
         &mut self,
         attrs: &Attributes,
-        decls: &BTreeMap<String, AttrDecl>,
+        decls: &BTreeMap<Text, AttrDecl>,
         builtins: &[(&str, AttrType)],
         owner: impl std::fmt::Display,
     ) {
@@ -617,7 +635,7 @@ impl<'m> Validator<'m> {
                 );
                 continue;
             }
-            match decls.get(&a.key.text) {
+            match decls.get(a.key.text.as_str()) {
                 None => self.push(
                     Diagnostic::error(
                         "model::unknown-attribute",
@@ -626,7 +644,7 @@ impl<'m> Validator<'m> {
                     .at(a.key.span)
                     .label("not declared")
                     .help(
-                        did_you_mean(&a.key.text, decls.keys().map(String::as_str))
+                        did_you_mean(&a.key.text, decls.keys().map(Text::as_str))
                             .unwrap_or_else(|| format!("declare it in {owner}")),
                     ),
                 ),
@@ -654,7 +672,7 @@ impl<'m> Validator<'m> {
             Some((ty, _)) => match self.m.resources.get(ty) {
                 Some(r) => Some(r),
                 None => self.resource_named(&Name {
-                    text: ty.to_string(),
+                    text: ty.into(),
                     span: key.span,
                 }),
             },
@@ -689,7 +707,11 @@ impl<'m> Validator<'m> {
                                 "model::unknown-role",
                                 "role",
                                 &a.role,
-                                self.m.roles.keys().map(String::as_str).collect(),
+                                self.m
+                                    .roles
+                                    .keys()
+                                    .map(crate::model::Text::as_str)
+                                    .collect(),
                             );
                             if d.help.is_none()
                                 && self
@@ -710,7 +732,7 @@ impl<'m> Validator<'m> {
                                     "model::unknown-role",
                                     "role",
                                     &a.role,
-                                    r.roles.keys().map(String::as_str).collect(),
+                                    r.roles.keys().map(crate::model::Text::as_str).collect(),
                                 );
                                 d.message = format!(
                                     "`{}` is not a role of resource `{}`",
@@ -775,7 +797,11 @@ impl<'m> Validator<'m> {
                         "model::unknown-relation",
                         "relation",
                         &rel.relation,
-                        object.relations.keys().map(String::as_str).collect(),
+                        object
+                            .relations
+                            .keys()
+                            .map(crate::model::Text::as_str)
+                            .collect(),
                     );
                     d.message = format!(
                         "resource `{}` declares no relation `{}`",

@@ -115,9 +115,9 @@ pub fn compute(
             continue;
         };
         let key = q.pointer("/resource/key").and_then(|v| v.as_str());
-        let stored = key.and_then(|k| m.resource_instances.get(&format!("{ty}:{k}")));
+        let stored = key.and_then(|k| m.resource_instances.get(format!("{ty}:{k}").as_str()));
         let tenant = stored
-            .and_then(|i| i.tenant.as_ref().map(|t| t.text.clone()))
+            .and_then(|i| i.tenant.as_ref().map(|t| t.text.to_string()))
             .or_else(|| {
                 q.pointer("/resource/tenant")
                     .and_then(|v| v.as_str())
@@ -239,7 +239,11 @@ impl<'m> Derivations<'m> {
         for a in &u.roles {
             if let Scope::Resource(inst) = &a.scope {
                 if a.expires.as_ref().is_none_or(|e| e.until_ns > now) {
-                    todo.push_back((inst.text.clone(), a.role.text.clone(), BTreeSet::new()));
+                    todo.push_back((
+                        inst.text.to_string(),
+                        a.role.text.to_string(),
+                        BTreeSet::new(),
+                    ));
                 }
             }
         }

@@ -97,7 +97,7 @@ fn read_test(
     let name = f
         .get("name")
         .and_then(|n| r.string(n, "`name`"))
-        .map(|n| n.text)
+        .map(|n| n.text.into())
         .unwrap_or_else(|| format!("test #{}", index + 1));
     let field = |k: &str| {
         f.get(k)
@@ -164,7 +164,7 @@ fn read_test(
     let reason = f
         .get("reason")
         .and_then(|n| r.string(n, "`reason`"))
-        .map(|n| n.text);
+        .map(|n| n.text.to_string());
     // `expect: allow` with `action`, or `expect: {allow: [...], deny: [...]}`
     let mut expectations: Vec<(Value, Expect)> = Vec::new();
     match f.get("expect") {
