@@ -7,7 +7,8 @@ use std::process::ExitCode;
 // Loading a large model makes millions of small allocations; mimalloc roughly halves their
 // cost against glibc's allocator (measured with bench/check.sh).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: permit::timing::Counting<mimalloc::MiMalloc> =
+    permit::timing::Counting(mimalloc::MiMalloc);
 
 /// mimalloc's `mi_option_purge_delay` (its `mimalloc.h`; the crate names no constant for it).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;

@@ -1,23 +1,72 @@
 //! Phase timings for performance work: with `PERMIT_TIMINGS` set, each [`mark`] prints to
 //! stderr the wall time since the first mark, the CPU time the process has used on all its
-//! threads (what a busy machine does not inflate much), and its peak memory. Off, a mark costs
-//! one lookup of a cached flag.
+//! threads (what a busy machine does not inflate much), its peak memory, and the heap: bytes
+//! live now and at most so far (counted by [`Counting`], the binary's allocator). Off, a mark
+//! costs one lookup of a cached flag and the allocator one relaxed load per call.
 
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::Instant;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// Wraps an allocator to count the bytes it holds, while timings are on.
+pub struct Counting<A>(pub A);
+
+// SAFETY: every call is passed to the wrapped allocator unchanged; the counters only observe.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        grew(layout.size(), 0);
+        self.0.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        grew(layout.size(), 0);
+        self.0.alloc_zeroed(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        grew(0, layout.size());
+        self.0.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        grew(new_size, layout.size());
+        self.0.realloc(ptr, layout, new_size)
+    }
+}
+
+fn grew(added: usize, removed: usize) {
+    if !COUNTING.load(Relaxed) {
+        return;
+    }
+    let live = LIVE
+        .fetch_add(added, Relaxed)
+        .wrapping_add(added)
+        .wrapping_sub(removed);
+    LIVE.fetch_sub(removed, Relaxed);
+    PEAK.fetch_max(live, Relaxed);
+}
 
 /// Notes that the phase `label` has ended.
 pub fn mark(label: &str) {
     static ON: OnceLock<Option<Instant>> = OnceLock::new();
-    let Some(start) = ON.get_or_init(|| std::env::var_os("PERMIT_TIMINGS").map(|_| Instant::now()))
-    else {
+    let Some(start) = ON.get_or_init(|| {
+        let on = std::env::var_os("PERMIT_TIMINGS").map(|_| Instant::now());
+        COUNTING.store(on.is_some(), Relaxed);
+        on
+    }) else {
         return;
     };
+    // frees of blocks allocated before counting began can take the count below zero
+    let live = (LIVE.load(Relaxed) as isize).max(0) as usize;
     eprintln!(
-        "timing: {:>7.3} s wall  {:>7.3} s cpu  peak {:>5} MiB  {label}",
+        "timing: {:>7.3} s wall  {:>7.3} s cpu  peak {:>5} MiB  heap {:>5} MiB (peak {:>5})  {label}",
         start.elapsed().as_secs_f64(),
         cpu_seconds(),
-        peak_rss_kib() / 1024
+        peak_rss_kib() / 1024,
+        live >> 20,
+        PEAK.load(Relaxed) >> 20
     );
 }
 
