@@ -23,9 +23,21 @@ for fmt in text json; do
     extra=(--command-name "baseline: permit diff HEAD~1 HEAD --format $fmt" "$BASELINE diff HEAD~1 HEAD --format $fmt")
   fi
   hyperfine -N --style basic --warmup 1 --runs "$RUNS" --output null \
+    --export-json "$work/$fmt.json" \
     --command-name "permit diff HEAD~1 HEAD --format $fmt" \
     "$permit diff HEAD~1 HEAD --format $fmt" "${extra[@]}"
 done
+# medians (and the ratio to the baseline when there is one), from hyperfine's exports
+python3 - "$work" <<'PY'
+import json, sys
+print(f"{'command':<58} {'median':>8} {'min':>8} {'cpu (user+sys, mean)':>21}")
+for fmt in ("text", "json"):
+    rows = json.load(open(f"{sys.argv[1]}/{fmt}.json"))["results"]
+    for r in rows:
+        print(f"{r['command']:<58} {r['median']:>7.2f}s {r['min']:>7.2f}s {r['user'] + r['system']:>20.2f}s")
+    if len(rows) == 2:
+        print(f"{'  speed-up against the baseline (median)':<58} {rows[1]['median'] / rows[0]['median']:>7.2f}x")
+PY
 /usr/bin/time -f "peak RSS %M KB, %e s wall, %U s user, %S s sys" "$permit" diff HEAD~1 HEAD --format json >/dev/null
 # where the time goes: wall and CPU (all threads) at the end of each phase
 PERMIT_TIMINGS=1 "$permit" diff HEAD~1 HEAD --format json 2>&1 >/dev/null | grep '^timing:' >&2

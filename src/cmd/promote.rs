@@ -136,8 +136,11 @@ pub fn run(ctx: &Context, args: PromoteArgs) -> Result<u8, Error> {
     };
 
     // The gates, on the candidate as git has it (never the working tree).
+    // Both sides at once: the files the promotion leaves alone are parsed once.
     let mut project = found.at(&Revision::Ref(candidate.clone()))?;
-    let built = project.build()?;
+    let mut base = found.at(&Revision::Ref(to_sha.clone()))?;
+    let (base_checked, candidate_checked) = Project::check_pair(&mut base, &mut project)?;
+    let built = project.compile(candidate_checked)?;
     let Some(compiled) = built.compiled.as_ref() else {
         super::print_errors(ctx, &built.checked.diags, &project.sources);
         eprintln!(
@@ -150,8 +153,6 @@ pub fn run(ctx: &Context, args: PromoteArgs) -> Result<u8, Error> {
     };
     let gate = super::test::gate(&mut project, compiled)?;
     let guards = crate::guard::check(&mut project, Some(&built.checked.model), Some(&args.to))?;
-    let mut base = found.at(&Revision::Ref(to_sha.clone()))?;
-    let base_checked = base.check()?;
     let permission_diff = (!base_checked.diags.has_errors()).then(|| {
         let info = |label: &str, sha: &str| SideInfo {
             label: label.to_string(),
