@@ -23,25 +23,29 @@ pub const TOP_LEVEL: &[&str] = &[
     "relationships",
 ];
 
-/// A map whose keys have been checked against the fields its kind allows.
+/// A map whose keys have been checked against the fields its kind allows. It borrows the map's
+/// entries as written (a user, an assignment, ... : hundreds of thousands in a large model, so
+/// nothing is copied): a later duplicate of a key was reported and is never found, since the
+/// first comes first, and a key that is not allowed never matches the allowed name asked for.
 pub struct Fields<'n> {
     pub span: Span,
-    entries: Vec<(Name, &'n Node)>,
+    entries: &'n [(Node, Node)],
 }
 
 impl<'n> Fields<'n> {
     pub fn get(&self, key: &str) -> Option<&'n Node> {
         self.entries
             .iter()
-            .find(|(k, _)| k.text == key)
-            .map(|(_, v)| *v)
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
     }
 
-    pub fn key(&self, key: &str) -> Option<&Name> {
+    /// Where `key` is written.
+    pub fn key_span(&self, key: &str) -> Option<Span> {
         self.entries
             .iter()
-            .find(|(k, _)| k.text == key)
-            .map(|(k, _)| k)
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(k, _)| k.span)
     }
 }
 
@@ -95,16 +99,7 @@ impl<'d> Reader<'d> {
                             .map(|(n, _)| n.span)
                     };
                     if let Some(first) = first {
-                        self.report(
-                            Diagnostic::error(
-                                "model::duplicate",
-                                format!("duplicate key `{text}` in {what}"),
-                            )
-                            .at(k.span)
-                            .label("defined again here")
-                            .related(first, "first defined")
-                            .help("each key may appear once; merge the two definitions"),
-                        );
+                        self.report(duplicate_key(&text, &what, k.span, first));
                         continue;
                     }
                     if big {
@@ -121,35 +116,61 @@ impl<'d> Reader<'d> {
         }
     }
 
-    /// A map with a fixed set of fields; unknown fields are reported with "did you mean".
+    /// A map with a fixed set of fields; unknown fields are reported with "did you mean", and
+    /// so are keys given twice (the first counts) and keys that are not strings.
     pub fn fields<'n>(
         &mut self,
         node: &'n Node,
         what: impl Display,
         allowed: &[&str],
     ) -> Option<Fields<'n>> {
-        if !matches!(node.kind, Kind::Map(_) | Kind::Scalar(Scalar::Null)) {
-            self.type_error(node, what, "a map");
-            return None;
-        }
-        let mut entries = self.entries(node, &what);
-        entries.retain(|(k, _)| {
-            if allowed.contains(&k.text.as_str()) {
-                return true;
+        let entries: &'n [(Node, Node)] = match &node.kind {
+            Kind::Map(entries) => entries,
+            Kind::Scalar(Scalar::Null) => &[],
+            _ => {
+                self.type_error(node, what, "a map");
+                return None;
             }
-            let help = did_you_mean(&k.text, allowed.iter().copied())
+        };
+        // a fixed set of fields is short: duplicates are found by scanning, unless a map at a
+        // fields' place is long (hostile or mistaken input), then through a hash map
+        let mut seen: std::collections::HashMap<Text, Span> = std::collections::HashMap::new();
+        let big = entries.len() > 16;
+        for (i, (k, _)) in entries.iter().enumerate() {
+            let Some(text) = k.key_text() else {
+                self.type_error(k, format_args!("a key in {what}"), "a string");
+                continue;
+            };
+            let first = if big {
+                seen.get(&text).copied()
+            } else {
+                entries[..i]
+                    .iter()
+                    .find(|(p, _)| p.key_text().as_ref() == Some(&text))
+                    .map(|(p, _)| p.span)
+            };
+            if let Some(first) = first {
+                self.report(duplicate_key(&text, &what, k.span, first));
+                continue;
+            }
+            if big {
+                seen.insert(text.clone(), k.span);
+            }
+            if allowed.contains(&text.as_str()) {
+                continue;
+            }
+            let help = did_you_mean(&text, allowed.iter().copied())
                 .unwrap_or_else(|| format!("known fields: {}", allowed.join(", ")));
             self.diags.push(
                 Diagnostic::error(
                     "model::unknown-field",
-                    format!("unknown field `{}` in {what}", k.text),
+                    format!("unknown field `{text}` in {what}"),
                 )
                 .at(k.span)
                 .label("unknown field")
                 .help(help),
             );
-            false
-        });
+        }
         Some(Fields {
             span: node.span,
             entries,
@@ -531,7 +552,7 @@ impl<'d> Reader<'d> {
                         "model::assignment-scope",
                         "a role assignment has either `tenant` or `resource`, not both",
                     )
-                    .at(f.key("resource").map(|k| k.span).unwrap_or(r.span))
+                    .at(f.key_span("resource").unwrap_or(r.span))
                     .help("a tenant role uses `tenant`; a resource role uses `resource: \"type:key\"`"),
                 );
                 return None;
@@ -846,6 +867,17 @@ impl<'d> Reader<'d> {
             }
         }
     }
+}
+
+fn duplicate_key(text: &str, what: &impl Display, again: Span, first: Span) -> Diagnostic {
+    Diagnostic::error(
+        "model::duplicate",
+        format!("duplicate key `{text}` in {what}"),
+    )
+    .at(again)
+    .label("defined again here")
+    .related(first, "first defined")
+    .help("each key may appear once; merge the two definitions")
 }
 
 fn missing(key: &Name, field: &str, what: &str) -> Diagnostic {
