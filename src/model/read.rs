@@ -269,7 +269,7 @@ impl<'d> Reader<'d> {
             let ty_node = match &v.kind {
                 Kind::Map(_) => match self.fields(
                     v,
-                    format!("attribute `{}`", key.text),
+                    format_args!("attribute `{}`", key.text),
                     &["type", "description"],
                 ) {
                     Some(f) => match f.get("type") {
@@ -356,7 +356,7 @@ impl<'d> Reader<'d> {
                     if !v.is_null() {
                         if let Some(f) = self.fields(
                             v,
-                            format!("action `{}`", key.text),
+                            format_args!("action `{}`", key.text),
                             &["name", "description"],
                         ) {
                             name = self.opt_string(&f, "name", "an action");
@@ -450,7 +450,7 @@ impl<'d> Reader<'d> {
     fn resource(&mut self, key: Name, node: &Node) -> Option<Resource> {
         let f = self.fields(
             node,
-            format!("resource `{}`", key.text),
+            format_args!("resource `{}`", key.text),
             &[
                 "name",
                 "description",
@@ -488,7 +488,7 @@ impl<'d> Reader<'d> {
                     Kind::Map(_) => self
                         .fields(
                             rn,
-                            format!("relation `{}`", rk.text),
+                            format_args!("relation `{}`", rk.text),
                             &["resource", "name", "description"],
                         )
                         .and_then(|rf| rf.get("resource"))
@@ -525,7 +525,7 @@ impl<'d> Reader<'d> {
     fn assignment(&mut self, node: &Node, user: &Name) -> Option<Assignment> {
         let f = self.fields(
             node,
-            format!("a role assignment of `{}`", user.text),
+            format_args!("a role assignment of `{}`", user.text),
             &["role", "tenant", "resource", "expires"],
         )?;
         let role = match f.get("role") {
@@ -610,7 +610,7 @@ impl<'d> Reader<'d> {
     fn user(&mut self, key: Name, node: &Node) -> Option<User> {
         let f = self.fields(
             node,
-            format!("user `{}`", key.text),
+            format_args!("user `{}`", key.text),
             &["name", "email", "attributes", "roles"],
         )?;
         let attributes = f
@@ -619,7 +619,9 @@ impl<'d> Reader<'d> {
             .unwrap_or_default();
         let mut roles = Vec::new();
         if let Some(list) = f.get("roles") {
-            for item in self.list(list, format_args!("the roles of user `{}`", key.text)) {
+            let items = self.list(list, format_args!("the roles of user `{}`", key.text));
+            roles.reserve_exact(items.len());
+            for item in items {
                 if let Some(a) = self.assignment(item, &key) {
                     roles.push(a);
                 }
@@ -691,7 +693,7 @@ impl<'d> Reader<'d> {
                 self.check_name(&k, "a user set");
                 let Some(f) = self.fields(
                     v,
-                    format!("user set `{}`", k.text),
+                    format_args!("user set `{}`", k.text),
                     &["name", "description", "conditions"],
                 ) else {
                     continue;
@@ -715,7 +717,7 @@ impl<'d> Reader<'d> {
                 self.check_name(&k, "a resource set");
                 let Some(f) = self.fields(
                     v,
-                    format!("resource set `{}`", k.text),
+                    format_args!("resource set `{}`", k.text),
                     &["name", "description", "resource", "conditions"],
                 ) else {
                     continue;
@@ -788,7 +790,7 @@ impl<'d> Reader<'d> {
                 self.check_name(&k, "a tenant");
                 let Some(f) = self.fields(
                     v,
-                    format!("tenant `{}`", k.text),
+                    format_args!("tenant `{}`", k.text),
                     &["name", "description", "attributes"],
                 ) else {
                     continue;
@@ -821,7 +823,7 @@ impl<'d> Reader<'d> {
                 self.check_key(&k, "instance key");
                 let Some(f) = self.fields(
                     v,
-                    format!("instance `{}`", k.text),
+                    format_args!("instance `{}`", k.text),
                     &["tenant", "attributes"],
                 ) else {
                     continue;
