@@ -240,7 +240,8 @@ pub struct Assignment {
     pub span: Span,
     pub role: Name,
     pub scope: Scope,
-    pub expires: Option<Expiry>,
+    /// Boxed: few assignments expire, and inline it was a quarter of every assignment's size.
+    pub expires: Option<Box<Expiry>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

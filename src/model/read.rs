@@ -576,7 +576,8 @@ impl<'d> Reader<'d> {
         let expires = f
             .get("expires")
             .filter(|n| !n.is_null())
-            .and_then(|n| self.expiry(n));
+            .and_then(|n| self.expiry(n))
+            .map(Box::new);
         Some(Assignment {
             span: node.span,
             role,
