@@ -9,6 +9,15 @@ allow if {
 	resource_set(rule[1])
 }
 
+# Granted: the rules' lookup by type and action proves those are strings; the user's key is
+# checked here since conditions need not look the user up.
+granted if {
+	allow
+	is_string(input.user.key)
+	input.user.key != ""
+	not data.permit.query.vetoed
+}
+
 reason := "allow" if {
 	allow
 } else := "no_matching_rules" if {

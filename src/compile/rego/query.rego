@@ -33,6 +33,37 @@ malformed_besides_key if type_name(input.resource.attributes) != "object"
 
 malformed_besides_key if type_name(input.context) != "object"
 
+# What denies a query a source has granted: a malformed field or custom `deny`. Each source's
+# `granted` negates this one rule; the checks are spelled out again rather than referring to
+# `malformed`, because on OPA each negation and each rule reached costs a few microseconds
+# and this is every allowed decision's path.
+vetoed if type_name(input.resource.key) != "string"
+
+vetoed if vetoed_besides_key
+
+# The same without the key's check: the RBAC path through a stored instance implies it.
+vetoed_besides_key if type_name(input.resource.tenant) != "string"
+
+vetoed_besides_key if type_name(input.user.attributes) != "object"
+
+vetoed_besides_key if type_name(input.resource.attributes) != "object"
+
+vetoed_besides_key if type_name(input.context) != "object"
+
+vetoed_besides_key if custom_deny
+
+# Custom Rego (`package permit.custom`): undefined counts as false.
+custom_allow if data.permit.custom.allow == true
+
+custom_deny if data.permit.custom.deny == true
+
+# Custom `allow` can allow any type or action, so it needs every validity check.
+custom_granted if {
+	custom_allow
+	valid
+	not custom_deny
+}
+
 # The user as stored in the model (undefined for unknown users).
 user := data.permit.model.users[input.user.key]
 

@@ -11,3 +11,9 @@ allow if {
 	data.permit.model.resource_grants[input.resource.type][role][input.action]
 	time.now_ns() < until
 }
+
+# Granted: the lookup by user, type and key proves those are strings.
+granted if {
+	allow
+	not data.permit.query.vetoed
+}

@@ -8,55 +8,20 @@ default allow := false
 
 # One body per source, cheapest first, each a single reference to a rule: OPA stops at the
 # first body that holds only when the body itself calls no builtin and negates nothing, so
-# the checks live in the referenced rules. The validity checks a source's keyed lookups do not
-# already imply run only once it has granted. Nothing here depends on `reason` or
-# `allowing_sources`, so a query for `allow` alone never computes them.
-allow if rbac_common
+# the checks live in the referenced rules (each source's `granted`: it allowed, and neither a
+# malformed field nor custom `deny` vetoes it). Nothing here depends on `reason` or
+# `allowing_sources`, so a query for `allow` alone never computes them. The helper rules live
+# in the source packages, not here, so the whole `data.permit.root` document computes only the
+# contract's fields.
+allow if data.permit.rbac.common
 
-allow if rbac_rest
+allow if data.permit.rbac.rest
 
-allow if rebac
+allow if data.permit.rebac.granted
 
-allow if abac
+allow if data.permit.abac.granted
 
-allow if custom
-
-# The common RBAC case spelled out, three keyed reads and no clock: a role held without
-# expiry in the tenant of a stored instance (`data.permit.rbac.other` covers the rest).
-rbac_common if {
-	some role, _ in data.permit.model.users[input.user.key].tenants[data.permit.model.instances[input.resource.type][input.resource.key].tenant]
-	data.permit.model.grants[role][input.resource.type][input.action]
-	not data.permit.query.malformed_besides_key
-	not custom_deny
-}
-
-rbac_rest if {
-	data.permit.rbac.other
-	not data.permit.query.malformed
-	not custom_deny
-}
-
-rebac if {
-	data.permit.rebac.allow
-	not data.permit.query.malformed
-	not custom_deny
-}
-
-abac if {
-	data.permit.abac.allow
-	data.permit.query.valid
-	not custom_deny
-}
-
-custom if {
-	custom_allow
-	data.permit.query.valid
-	not custom_deny
-}
-
-custom_allow if data.permit.custom.allow == true
-
-custom_deny if data.permit.custom.deny == true
+allow if data.permit.query.custom_granted
 
 # Every source that allowed, even when custom `deny` then denies.
 allowing_sources contains "rbac" if {
@@ -76,7 +41,7 @@ allowing_sources contains "abac" if {
 
 allowing_sources contains "custom" if {
 	data.permit.query.valid
-	custom_allow
+	data.permit.query.custom_allow
 }
 
 debug := {"reason": reason, "abac": {"reason": data.permit.abac.reason}}
@@ -91,15 +56,11 @@ reason := "allow" if {
 } else := "no_such_action" if {
 	not data.permit.model.resources[input.resource.type][input.action]
 } else := "custom_deny" if {
-	custom_deny
+	data.permit.query.custom_deny
 } else := "user_not_synced" if {
 	not data.permit.query.user
 } else := "no_user_roles" if {
-	not holds_any_role
+	not data.permit.rbac.holds_any_role
 } else := "no_role_in_tenant" if {
 	not data.permit.rbac.any_role_in_tenant
 } else := "no_permission"
-
-# A helper rule, not `not time.now_ns() < ...until` inline: OPA treats a negated comparison
-# over an undefined reference as undefined, regorus as true (found by the differential test).
-holds_any_role if time.now_ns() < data.permit.model.users[input.user.key].until
