@@ -81,32 +81,9 @@ impl<'d> Reader<'d> {
             Kind::Scalar(Scalar::Null) => Vec::new(),
             Kind::Map(entries) => {
                 let mut out: Vec<(Name, &'n Node)> = Vec::with_capacity(entries.len());
-                // Small maps (most of them: a user, an assignment) are checked for duplicates
-                // by scanning; big ones (`users`, `resources`) through a hash map.
-                let big = entries.len() > 16;
-                let mut seen: std::collections::HashMap<Text, Span> =
-                    std::collections::HashMap::with_capacity(if big { entries.len() } else { 0 });
-                for (k, v) in entries {
-                    let Some(text) = k.key_text() else {
-                        self.type_error(k, format_args!("a key in {what}"), "a string");
-                        continue;
-                    };
-                    let first = if big {
-                        seen.get(&text).copied()
-                    } else {
-                        out.iter()
-                            .find(|(n, _)| n.text == text)
-                            .map(|(n, _)| n.span)
-                    };
-                    if let Some(first) = first {
-                        self.report(duplicate_key(&text, &what, k.span, first));
-                        continue;
-                    }
-                    if big {
-                        seen.insert(text.clone(), k.span);
-                    }
-                    out.push((Name { text, span: k.span }, v));
-                }
+                self.unique_keys(entries, &what, |_, text, k, v| {
+                    out.push((Name { text, span: k.span }, v))
+                });
                 out
             }
             _ => {
@@ -132,11 +109,41 @@ impl<'d> Reader<'d> {
                 return None;
             }
         };
-        // a fixed set of fields is short: duplicates are found by scanning, unless a map at a
-        // fields' place is long (hostile or mistaken input), then through a hash map
-        let mut seen: std::collections::HashMap<Text, Span> = std::collections::HashMap::new();
+        self.unique_keys(entries, &what, |r, text, k, _| {
+            if allowed.contains(&text.as_str()) {
+                return;
+            }
+            let help = did_you_mean(&text, allowed.iter().copied())
+                .unwrap_or_else(|| format!("known fields: {}", allowed.join(", ")));
+            r.diags.push(
+                Diagnostic::error(
+                    "model::unknown-field",
+                    format!("unknown field `{text}` in {what}"),
+                )
+                .at(k.span)
+                .label("unknown field")
+                .help(help),
+            );
+        });
+        Some(Fields {
+            span: node.span,
+            entries,
+        })
+    }
+
+    /// Calls `each` with the text, key and value of every entry whose key is a scalar given for
+    /// the first time; reports the others. Small maps (most: a user, an assignment) are checked
+    /// for repeats by scanning, big ones (`users`, `resources`) through a hash map.
+    fn unique_keys<'n>(
+        &mut self,
+        entries: &'n [(Node, Node)],
+        what: &impl Display,
+        mut each: impl FnMut(&mut Self, Text, &'n Node, &'n Node),
+    ) {
         let big = entries.len() > 16;
-        for (i, (k, _)) in entries.iter().enumerate() {
+        let mut seen: std::collections::HashMap<Text, Span> =
+            std::collections::HashMap::with_capacity(if big { entries.len() } else { 0 });
+        for (i, (k, v)) in entries.iter().enumerate() {
             let Some(text) = k.key_text() else {
                 self.type_error(k, format_args!("a key in {what}"), "a string");
                 continue;
@@ -150,31 +157,14 @@ impl<'d> Reader<'d> {
                     .map(|(p, _)| p.span)
             };
             if let Some(first) = first {
-                self.report(duplicate_key(&text, &what, k.span, first));
+                self.report(duplicate_key(&text, what, k.span, first));
                 continue;
             }
             if big {
                 seen.insert(text.clone(), k.span);
             }
-            if allowed.contains(&text.as_str()) {
-                continue;
-            }
-            let help = did_you_mean(&text, allowed.iter().copied())
-                .unwrap_or_else(|| format!("known fields: {}", allowed.join(", ")));
-            self.diags.push(
-                Diagnostic::error(
-                    "model::unknown-field",
-                    format!("unknown field `{text}` in {what}"),
-                )
-                .at(k.span)
-                .label("unknown field")
-                .help(help),
-            );
+            each(self, text, k, v);
         }
-        Some(Fields {
-            span: node.span,
-            entries,
-        })
     }
 
     /// A list. `null` is an empty list.
