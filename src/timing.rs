@@ -5,13 +5,15 @@
 //! costs one lookup of a cached flag and the allocator one relaxed load per call.
 
 use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::Instant;
 
 static COUNTING: AtomicBool = AtomicBool::new(false);
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Bytes allocated minus bytes freed since counting began: signed, as blocks allocated before
+/// then may be freed after.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
 
 /// Wraps an allocator to count the bytes it holds, while timings are on.
 pub struct Counting<A>(pub A);
@@ -40,11 +42,8 @@ fn grew(added: usize, removed: usize) {
     if !COUNTING.load(Relaxed) {
         return;
     }
-    let live = LIVE
-        .fetch_add(added, Relaxed)
-        .wrapping_add(added)
-        .wrapping_sub(removed);
-    LIVE.fetch_sub(removed, Relaxed);
+    let delta = added as isize - removed as isize;
+    let live = LIVE.fetch_add(delta, Relaxed) + delta;
     PEAK.fetch_max(live, Relaxed);
 }
 
@@ -58,8 +57,7 @@ pub fn mark(label: &str) {
     }) else {
         return;
     };
-    // frees of blocks allocated before counting began can take the count below zero
-    let live = (LIVE.load(Relaxed) as isize).max(0) as usize;
+    let live = LIVE.load(Relaxed).max(0);
     eprintln!(
         "timing: {:>7.3} s wall  {:>7.3} s cpu  peak {:>5} MiB  heap {:>5} MiB (peak {:>5})  {label}",
         start.elapsed().as_secs_f64(),

@@ -231,7 +231,7 @@ impl Builder {
                 let scalar = if style == ScalarStyle::Plain && !forced_str {
                     resolve_plain(&text)
                 } else {
-                    Scalar::Str(Text::from(text.as_ref()))
+                    Scalar::Str(Text::from(text))
                 };
                 // Plain multi-line scalars get the span of their first line only.
                 let mut span = span;
