@@ -10,6 +10,8 @@ use crate::source::{FileId, Span};
 use saphyr_parser::{Event, Parser, ScalarStyle};
 use std::collections::HashMap;
 
+mod fast;
+
 /// Text read from the model files. Names, keys and short values are at most 24 bytes nearly
 /// always, and a `CompactString` keeps those inline: the large model holds millions of them,
 /// and a heap allocation each was most of its memory and of the time spent loading it.
@@ -109,15 +111,27 @@ impl Node {
 
 /// Parses one file. An empty file (or one holding only comments) is `null`.
 /// More than one document in a file is an error: the model has one document per file.
+///
+/// Text in the plain subset most model files are written in is read by [`fast`]; anything else,
+/// and every error, by saphyr-parser. Both give the same tree.
 pub fn parse(text: &str, file: FileId) -> Result<Node, Diagnostic> {
-    let mut builder = Builder {
-        file,
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        docs: Vec::new(),
-        nodes: 0,
-        copied: (0, 0),
-    };
+    match parse_fast(text, file) {
+        Some(node) => Ok(node),
+        None => parse_general(text, file),
+    }
+}
+
+/// The tree of `text` when [`fast`] can read it: `None` when the text is outside its subset or
+/// holds an error.
+pub fn parse_fast(text: &str, file: FileId) -> Option<Node> {
+    let mut builder = Builder::new(file);
+    fast::events(text, &mut builder).ok()?;
+    builder.finish().ok()
+}
+
+/// The tree of `text` read by saphyr-parser, which reads all of YAML and reports its errors.
+pub fn parse_general(text: &str, file: FileId) -> Result<Node, Diagnostic> {
+    let mut builder = Builder::new(file);
     for event in Parser::new_from_str(text) {
         let (event, span) = match event {
             Ok(e) => e,
@@ -125,20 +139,7 @@ pub fn parse(text: &str, file: FileId) -> Result<Node, Diagnostic> {
         };
         builder.event(event, span)?;
     }
-    let mut docs = builder.docs;
-    match docs.len() {
-        0 => Ok(Node {
-            kind: Kind::Scalar(Scalar::Null),
-            span: Span::new(file, 1, 0, 0),
-        }),
-        1 => Ok(docs.remove(0)),
-        _ => Err(Diagnostic::error(
-            "yaml::multiple-documents",
-            "a model file holds one YAML document, this one has several",
-        )
-        .at(docs[1].span)
-        .help("split the documents into separate files")),
-    }
+    builder.finish()
 }
 
 /// A scan error, pointed at its cause where we can tell: an unclosed `[` or `{` is reported at
@@ -211,6 +212,34 @@ struct Builder {
 }
 
 impl Builder {
+    fn new(file: FileId) -> Self {
+        Builder {
+            file,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            docs: Vec::new(),
+            nodes: 0,
+            copied: (0, 0),
+        }
+    }
+
+    /// The one document read (`null` when there was none).
+    fn finish(mut self) -> Result<Node, Diagnostic> {
+        match self.docs.len() {
+            0 => Ok(Node {
+                kind: Kind::Scalar(Scalar::Null),
+                span: Span::new(self.file, 1, 0, 0),
+            }),
+            1 => Ok(self.docs.remove(0)),
+            _ => Err(Diagnostic::error(
+                "yaml::multiple-documents",
+                "a model file holds one YAML document, this one has several",
+            )
+            .at(self.docs[1].span)
+            .help("split the documents into separate files")),
+        }
+    }
+
     fn span(&self, s: saphyr_parser::Span) -> Span {
         let len = if s.end.line() == s.start.line() {
             s.end.col().saturating_sub(s.start.col())
