@@ -22,28 +22,34 @@ common if {
 	not data.permit.query.vetoed_besides_key
 }
 
-# Everything else RBAC grants.
+# Roles held without expiry when the instance is not stored: see `other`.
 rest if {
 	other
 	not data.permit.query.vetoed
 }
 
-# What `common` leaves: no stored tenant, so the query's tenant (a lookup by it proves it is a
-# string) or `default`; the `tenant` rule is not needed.
+# What `common` leaves of the roles held without expiry: no stored tenant, so the query's
+# tenant (a lookup by it proves it is a string) or `default`; the `tenant` rule is not needed.
+# The lookups come first so that a user without such roles (most ReBAC and ABAC grants) misses
+# at once, before the negations.
 other if {
-	not data.permit.query.stored_tenant
 	some role, _ in data.permit.model.users[input.user.key].tenants[input.resource.tenant]
 	data.permit.model.grants[role][input.resource.type][input.action]
+	not data.permit.query.stored_tenant
 }
 
 other if {
-	not data.permit.query.stored_tenant
-	not data.permit.query.query_tenant
 	some role, _ in data.permit.model.users[input.user.key].tenants["default"]
 	data.permit.model.grants[role][input.resource.type][input.action]
+	not data.permit.query.stored_tenant
+	not data.permit.query.query_tenant
 }
 
-other if expiring
+# Roles with an expiry, in the decision's tenant (`root.allow` tries them after ReBAC).
+expiring_granted if {
+	expiring
+	not data.permit.query.vetoed
+}
 
 expiring if {
 	data.permit.model.users[input.user.key].expiring

@@ -13,11 +13,16 @@ default allow := false
 # `allowing_sources`, so a query for `allow` alone never computes them. The helper rules live
 # in the source packages, not here, so the whole `data.permit.root` document computes only the
 # contract's fields.
+# RBAC comes in two parts around ReBAC: roles held without expiry first (`common`, `rest`),
+# then expiring ones, which read the clock and the `tenant` rule and so cost a ReBAC grant
+# more than its own lookup when they came first.
 allow if data.permit.rbac.common
 
 allow if data.permit.rbac.rest
 
 allow if data.permit.rebac.granted
+
+allow if data.permit.rbac.expiring_granted
 
 allow if data.permit.abac.granted
 
