@@ -106,6 +106,40 @@ fn the_generated_large_model_takes_the_fast_path() {
     }
 }
 
+/// Texts the fast reader once accepted while saphyr refused them (found by review): a `-`
+/// before a flow indicator in a later word of a flow scalar, and a simple key whose `:` lies
+/// over 1024 characters past its start because of the spaces before it.
+#[test]
+fn edges_found_by_review_read_the_same() {
+    let long_gap = format!("a{}: b\n", " ".repeat(1030));
+    let long_key = format!("{}{}: b\n", "k".repeat(1000), " ".repeat(25));
+    let in_seq = format!("- a{}: b\n", " ".repeat(1030));
+    let nested = format!("x:\n  y{}: b\n", " ".repeat(1030));
+    let texts = [
+        "a: [a -]\n",
+        "a: [a  -]\n",
+        "a: [a -, b]\n",
+        "a: [a -,b]\n",
+        "a: {a: b -}\n",
+        "a: {a: b -, c: d}\n",
+        "a: {a: [b, c -]}\n",
+        "- [x -]\n",
+        "- a: [b -]\n",
+        // neighbours that both readers take
+        "a: [a -b]\n",
+        "a: [a - b]\n",
+        "a: [a-]\n",
+        "a: b -]\n",
+        &long_gap,
+        &long_key,
+        &in_seq,
+        &nested,
+    ];
+    for text in texts {
+        same(text, "a case found by review");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Generated documents: the subset, with now and then something from just outside it.
 

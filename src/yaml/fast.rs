@@ -194,7 +194,7 @@ impl<'t> Reader<'t, '_> {
         let (event, end) = match self.here() {
             b'"' | b'\'' => self.quoted()?,
             c if plain_start(c, self.at(self.pos + 1)) => {
-                let p = self.plain(false);
+                let p = self.plain(false)?;
                 if !p.key {
                     return Err(GiveUp);
                 }
@@ -208,11 +208,12 @@ impl<'t> Reader<'t, '_> {
             }
             _ => return Err(GiveUp),
         };
-        // a key fits on one line, and saphyr refuses simple keys past 1024 characters
-        if end - start > 1000 {
+        // saphyr refuses a simple key whose `:` is over 1024 characters past its start,
+        // spaces before the `:` included
+        self.skip_spaces();
+        if self.pos - start > 1000 {
             return Err(GiveUp);
         }
-        self.skip_spaces();
         if self.here() != b':' || !matches!(self.at(self.pos + 1), b' ' | b'\n') {
             return Err(GiveUp);
         }
@@ -233,7 +234,7 @@ impl<'t> Reader<'t, '_> {
                 return self.after_inline(indent);
             }
             c if plain_start(c, self.at(self.pos + 1)) => {
-                let p = self.plain(false);
+                let p = self.plain(false)?;
                 if p.key {
                     return Err(GiveUp);
                 }
@@ -329,7 +330,7 @@ impl<'t> Reader<'t, '_> {
             }
             c if plain_start(c, self.at(self.pos + 1)) => {
                 let save = self.pos;
-                let p = self.plain(false);
+                let p = self.plain(false)?;
                 if p.key {
                     self.pos = save;
                     return self.block_map(column);
@@ -353,7 +354,7 @@ impl<'t> Reader<'t, '_> {
                 self.emit(event, start, end)
             }
             c if plain_start(c, self.at(self.pos + 1)) => {
-                let p = self.plain(true);
+                let p = self.plain(true)?;
                 self.plain_event(&p)
             }
             _ => Err(GiveUp),
@@ -483,7 +484,7 @@ impl<'t> Reader<'t, '_> {
 
     /// Scans a plain scalar from `pos` (its first character already accepted by
     /// [`plain_start`]) and stands where it stops.
-    fn plain(&mut self, flow: bool) -> Plain {
+    fn plain(&mut self, flow: bool) -> Result<Plain, GiveUp> {
         let start = self.pos;
         let mut end = start;
         let mut i = start;
@@ -491,8 +492,14 @@ impl<'t> Reader<'t, '_> {
             match self.at(i) {
                 b'\n' => break false,
                 b' ' => {
-                    if self.at(i + 1) == b'#' {
+                    let next = self.at(i + 1);
+                    if next == b'#' {
                         break false;
+                    }
+                    // saphyr checks every word of a flow scalar as it checks the first: `-`
+                    // before a flow indicator is an error there (`[a -]`)
+                    if flow && next == b'-' && is_flow_indicator(self.at(i + 2)) {
+                        return Err(GiveUp);
                     }
                 }
                 b':' => {
@@ -508,7 +515,7 @@ impl<'t> Reader<'t, '_> {
             i += 1;
         };
         self.pos = if key { i } else { end };
-        Plain { start, end, key }
+        Ok(Plain { start, end, key })
     }
 
     fn plain_event(&mut self, p: &Plain) -> Step {
