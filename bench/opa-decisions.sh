@@ -20,58 +20,13 @@ if [ -z "$project" ]; then
 fi
 "$permit" -C "$project" build -q --out "$work/build"
 
-# The minimal keyed RBAC policy: user -> tenant -> roles, role -> type -> action.
-mkdir -p "$work/minimal"
-cat > "$work/minimal/minimal.rego" <<'REGO'
-package minimal
+. bench/opa-common.sh
+write_minimal "$work/minimal"
+write_queries "$work" "$work/build/data.json" "${1:-}"
 
-allow if {
-	some role, _ in data.permit.model.users[input.user.key].tenants[input.resource.tenant]
-	data.permit.model.grants[role][input.resource.type][input.action]
-}
-REGO
-
-q() { # user action type key tenant [attributes-json]
-  printf '{"user":{"key":"%s"},"action":"%s","resource":{"type":"%s","key":"%s","tenant":"%s"}}' "$1" "$2" "$3" "$4" "$5"
-}
-if [ -z "${1:-}" ]; then
-  q alice read document launch acme > "$work/rbac_allow.json"
-  q alice delete document launch acme > "$work/rbac_deny.json"
-  q bob update document salaries acme > "$work/rebac_allow.json"
-  q carol read document launch acme > "$work/abac_allow.json"
-else
-  # a synthetic model: take a user with a tenant role and one with a resource role from data.json
-  python3 - "$work" <<'PY'
-import json, sys
-w = sys.argv[1]
-m = json.load(open(f"{w}/build/data.json"))["permit"]["model"]
-def q(u, a, t, k, ten): return {"user": {"key": u}, "action": a, "resource": {"type": t, "key": k, "tenant": ten}}
-def first_rbac():
-    for u, rec in m["users"].items():
-        for ten, roles in rec["tenants"].items():
-            for r in roles:
-                for t, acts in m["grants"].get(r, {}).items():
-                    return u, ten, t, sorted(acts)[0]
-u, ten, t, a = first_rbac()
-json.dump(q(u, a, t, "zz", ten), open(f"{w}/rbac_allow.json", "w"))
-json.dump(q(u, "nope", t, "zz", ten), open(f"{w}/rbac_deny.json", "w"))
-json.dump(q(u, a, t, "zz", ten), open(f"{w}/abac_allow.json", "w"))
-u, by_type = next(iter(m["rebac"].items()))
-t, by_key = next(iter(by_type.items()))
-k, roles = next(iter(by_key.items()))
-role = next(iter(roles))
-a = sorted(m["resource_grants"][t][role])[0]
-json.dump(q(u, a, t, k, "default"), open(f"{w}/rebac_allow.json", "w"))
-PY
-fi
-
-bench() { # data-dir-args... input query -> median ns/op
+bench() { # input query data-dir-args... -> median ns/op of $RUNS runs
   local input=$1 query=$2; shift 2
-  local vals=()
-  for _ in $(seq "$RUNS"); do
-    vals+=("$("$OPA" bench --format json "$@" -i "$input" "$query" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(d["T"] / d["N"]))')")
-  done
-  printf '%s\n' "${vals[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
+  for _ in $(seq "$RUNS"); do opa_ns "$@" -i "$input" "$query"; done | median
 }
 
 printf '%-14s %12s %12s %8s   %s\n' case permit_ns minimal_ns ratio target

@@ -1,0 +1,65 @@
+# Shared by bench/opa-decisions.sh and bench/opa-ab.sh (sourced, not run): one `opa bench`
+# figure, medians, the minimal keyed RBAC policy the targets are ratios against, and the
+# queries both scripts time. Needs $OPA and $RUNS.
+
+# One `opa bench` run -> ns/op. Arguments go to `opa bench` (-d ..., -i INPUT, QUERY).
+opa_ns() {
+  "$OPA" bench --format json "$@" |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(d["T"] / d["N"]))'
+}
+
+# The median of the numbers on stdin (one per line or space-separated), of $RUNS runs.
+median() { tr ' ' '\n' | grep . | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"; }
+
+# The minimal keyed RBAC policy (`data.minimal.allow`): user -> tenant -> roles,
+# role -> type -> action. Load it with the data.json of the build it is compared with.
+write_minimal() { # dir
+  mkdir -p "$1"
+  cat > "$1/minimal.rego" <<'REGO'
+package minimal
+
+allow if {
+	some role, _ in data.permit.model.users[input.user.key].tenants[input.resource.tenant]
+	data.permit.model.grants[role][input.resource.type][input.action]
+}
+REGO
+}
+
+q() { # user action type key tenant -> a query
+  printf '{"user":{"key":"%s"},"action":"%s","resource":{"type":"%s","key":"%s","tenant":"%s"}}' "$1" "$2" "$3" "$4" "$5"
+}
+
+# rbac_allow, rbac_deny, rebac_allow and abac_allow .json in DIR: the init example's users
+# alice, bob and carol, or, for a synthetic model (SYNTHETIC non-empty), a user with a tenant
+# role and one with a resource role taken from DATA_JSON.
+write_queries() { # dir data.json synthetic
+  if [ -z "$3" ]; then
+    q alice read document launch acme > "$1/rbac_allow.json"
+    q alice delete document launch acme > "$1/rbac_deny.json"
+    q bob update document salaries acme > "$1/rebac_allow.json"
+    q carol read document launch acme > "$1/abac_allow.json"
+    return
+  fi
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+w = sys.argv[1]
+m = json.load(open(sys.argv[2]))["permit"]["model"]
+def q(u, a, t, k, ten): return {"user": {"key": u}, "action": a, "resource": {"type": t, "key": k, "tenant": ten}}
+def first_rbac():
+    for u, rec in m["users"].items():
+        for ten, roles in rec["tenants"].items():
+            for r in roles:
+                for t, acts in m["grants"].get(r, {}).items():
+                    return u, ten, t, sorted(acts)[0]
+u, ten, t, a = first_rbac()
+json.dump(q(u, a, t, "zz", ten), open(f"{w}/rbac_allow.json", "w"))
+json.dump(q(u, "nope", t, "zz", ten), open(f"{w}/rbac_deny.json", "w"))
+json.dump(q(u, a, t, "zz", ten), open(f"{w}/abac_allow.json", "w"))
+u, by_type = next(iter(m["rebac"].items()))
+t, by_key = next(iter(by_type.items()))
+k, roles = next(iter(by_key.items()))
+role = next(iter(roles))
+a = sorted(m["resource_grants"][t][role])[0]
+json.dump(q(u, a, t, k, "default"), open(f"{w}/rebac_allow.json", "w"))
+PY
+}
