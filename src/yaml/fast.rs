@@ -198,13 +198,7 @@ impl<'t> Reader<'t, '_> {
                 if !p.key {
                     return Err(GiveUp);
                 }
-                let event = Event::Scalar(
-                    Cow::Borrowed(&self.text[p.start..p.end]),
-                    ScalarStyle::Plain,
-                    0,
-                    None,
-                );
-                (event, p.end)
+                (self.plain_scalar(&p), p.end)
             }
             _ => return Err(GiveUp),
         };
@@ -369,33 +363,37 @@ impl<'t> Reader<'t, '_> {
         self.emit(event, start, self.pos)
     }
 
+    /// The closing bracket, if it is here: emits `end` over it. Returns whether it closed.
+    fn flow_close(&mut self, close: u8, end: Event<'t>) -> Result<bool, GiveUp> {
+        if self.here() != close {
+            return Ok(false);
+        }
+        self.emit(end, self.pos, self.pos + 1)?;
+        self.pos += 1;
+        Ok(true)
+    }
+
     /// After an entry of a flow collection: `,` then the next entry, or the closing bracket.
     /// Returns whether the collection closed.
     fn flow_next(&mut self, close: u8, end: Event<'t>) -> Result<bool, GiveUp> {
         self.skip_spaces();
-        match self.here() {
-            b',' => {
-                self.pos += 1;
-                self.skip_spaces();
-                if self.here() == close {
-                    return Err(GiveUp); // a trailing comma
-                }
-                Ok(false)
-            }
-            c if c == close => {
-                self.emit(end, self.pos, self.pos + 1)?;
-                self.pos += 1;
-                Ok(true)
-            }
-            _ => Err(GiveUp),
+        if self.flow_close(close, end)? {
+            return Ok(true);
         }
+        if self.here() != b',' {
+            return Err(GiveUp);
+        }
+        self.pos += 1;
+        self.skip_spaces();
+        if self.here() == close {
+            return Err(GiveUp); // a trailing comma
+        }
+        Ok(false)
     }
 
     fn flow_seq(&mut self) -> Step {
         self.flow_open(Event::SequenceStart(0, None))?;
-        if self.here() == b']' {
-            self.emit(Event::SequenceEnd, self.pos, self.pos + 1)?;
-            self.pos += 1;
+        if self.flow_close(b']', Event::SequenceEnd)? {
             return Ok(());
         }
         loop {
@@ -408,9 +406,7 @@ impl<'t> Reader<'t, '_> {
 
     fn flow_map(&mut self) -> Step {
         self.flow_open(Event::MappingStart(0, None))?;
-        if self.here() == b'}' {
-            self.emit(Event::MappingEnd, self.pos, self.pos + 1)?;
-            self.pos += 1;
+        if self.flow_close(b'}', Event::MappingEnd)? {
             return Ok(());
         }
         loop {
@@ -518,14 +514,17 @@ impl<'t> Reader<'t, '_> {
         Ok(Plain { start, end, key })
     }
 
-    fn plain_event(&mut self, p: &Plain) -> Step {
-        let event = Event::Scalar(
+    fn plain_scalar(&self, p: &Plain) -> Event<'t> {
+        Event::Scalar(
             Cow::Borrowed(&self.text[p.start..p.end]),
             ScalarStyle::Plain,
             0,
             None,
-        );
-        self.emit(event, p.start, p.end)
+        )
+    }
+
+    fn plain_event(&mut self, p: &Plain) -> Step {
+        self.emit(self.plain_scalar(p), p.start, p.end)
     }
 }
 
