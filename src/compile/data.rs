@@ -6,7 +6,12 @@
 //! - role grants closed over `extends` and `*`: `grants[role][type][action]` for tenant roles,
 //!   `resource_grants[type][role][action]` for resource roles;
 //! - every resource role a user holds on an instance, directly or derived through `granted_to`
-//!   along relationships (any depth, cycles safe): `rebac[user][type][key][role] = until`.
+//!   along relationships (any depth, cycles safe): `rebac[user][type][key][role] = until`;
+//! - what the tenant roles a user holds without expiry grant together, per tenant: the roles
+//!   are named by one key, `users[u].role_set[t] = "editor,viewer"`, and `role_sets[key]` is
+//!   their grants' union (`[type][action]`). The common RBAC decision is then two keyed reads
+//!   and no iteration over roles; users holding the same roles share one entry, so the data
+//!   grows with the distinct combinations, not with the users.
 //!
 //! Expiry stays a decision-time check: each grant carries `until`, the nanosecond (Unix epoch)
 //! at which it stops granting ([`NEVER`] for no expiry). Tenant roles are split by it: those
@@ -58,6 +63,7 @@ struct Permit<'a> {
 struct Data<'a> {
     resources: BTreeMap<&'a str, Set<'a>>,
     grants: BTreeMap<&'a str, BTreeMap<&'a str, Set<'a>>>,
+    role_sets: BTreeMap<String, BTreeMap<&'a str, Set<'a>>>,
     resource_grants: BTreeMap<&'a str, BTreeMap<&'a str, Set<'a>>>,
     role_closure: BTreeMap<&'a str, Vec<String>>,
     tenants: BTreeMap<&'a str, AttrsOnly<'a>>,
@@ -90,6 +96,8 @@ struct UserData<'a> {
     attributes: Attrs<'a>,
     /// Roles held without expiry: `{tenant: {role: true}}`.
     tenants: BTreeMap<&'a str, Set<'a>>,
+    /// The same roles as one `role_sets` key per tenant: `{tenant: "editor,viewer"}`.
+    role_set: BTreeMap<&'a str, String>,
     /// Roles held until a moment: `{tenant: {role: until}}`, only where there are some.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     expiring: BTreeMap<&'a str, BTreeMap<&'a str, i64>>,
@@ -109,15 +117,18 @@ type UserRebac<'a> = BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<&'a str, i64>>
 
 /// Builds `data.json`: `{"permit": {"model": ...}}`.
 pub fn build(model: &Model) -> serde_json::Result<String> {
+    let grants = tenant_grants(model);
+    let users = users(model);
     let doc = Doc {
         permit: Permit {
             model: Data {
                 resources: resources(model),
-                grants: tenant_grants(model),
+                role_sets: role_sets(&users, &grants),
+                grants,
                 resource_grants: resource_grants(model),
                 role_closure: tenant_role_closure(model),
                 tenants: tenants(model),
-                users: users(model),
+                users,
                 instances: instances(model),
                 rebac: rebac(model)?,
                 abac_rules: abac_rules(model),
@@ -198,6 +209,35 @@ fn tenant_grants(m: &Model) -> BTreeMap<&str, BTreeMap<&str, Set<'_>>> {
             (name.as_str(), by_type)
         })
         .collect()
+}
+
+/// The `role_sets` key of a set of roles: their names, sorted, joined by commas (role names
+/// hold no commas).
+fn role_set_key(roles: &Set<'_>) -> String {
+    roles.keys().copied().collect::<Vec<_>>().join(",")
+}
+
+/// Every combination of roles some user holds without expiry in some tenant, with the union
+/// of what its roles grant.
+fn role_sets<'a>(
+    users: &BTreeMap<&'a str, UserData<'a>>,
+    grants: &BTreeMap<&'a str, BTreeMap<&'a str, Set<'a>>>,
+) -> BTreeMap<String, BTreeMap<&'a str, Set<'a>>> {
+    let mut out: BTreeMap<String, BTreeMap<&'a str, Set<'a>>> = BTreeMap::new();
+    for roles in users.values().flat_map(|u| u.tenants.values()) {
+        let key = role_set_key(roles);
+        if out.contains_key(&key) {
+            continue;
+        }
+        let mut union: BTreeMap<&'a str, Set<'a>> = BTreeMap::new();
+        for role in roles.keys() {
+            for (ty, actions) in grants.get(role).into_iter().flatten() {
+                union.entry(ty).or_default().extend(actions);
+            }
+        }
+        out.insert(key, union);
+    }
+    out
 }
 
 fn resource_grants(m: &Model) -> BTreeMap<&str, BTreeMap<&str, Set<'_>>> {
@@ -284,11 +324,16 @@ fn users(m: &Model) -> BTreeMap<&str, UserData<'_>> {
                     }
                 }
             }
+            let role_set = tenants
+                .iter()
+                .map(|(tenant, roles)| (*tenant, role_set_key(roles)))
+                .collect();
             (
                 key.as_str(),
                 UserData {
                     attributes: Attrs(Some(&u.attributes)),
                     tenants,
+                    role_set,
                     expiring,
                     // the last moment any assignment still holds: `no_user_roles` after it
                     until: latest,

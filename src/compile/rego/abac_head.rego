@@ -9,10 +9,12 @@ allow if {
 	resource_set(rule[1])
 }
 
-# Granted: the rules' lookup by type and action proves those are strings; the user's key is
-# checked here since conditions need not look the user up.
+# Granted: the body of `allow`, then the checks. The rules' lookup by type and action proves
+# those are strings; the user's key is checked here since conditions need not look the user up.
 granted if {
-	allow
+	some rule in data.permit.model.abac_rules[input.resource.type][input.action]
+	user_set(rule[0])
+	resource_set(rule[1])
 	is_string(input.user.key)
 	input.user.key != ""
 	not data.permit.query.vetoed

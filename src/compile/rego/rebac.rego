@@ -12,8 +12,11 @@ allow if {
 	time.now_ns() < until
 }
 
-# Granted: the lookup by user, type and key proves those are strings.
+# Granted: the body of `allow`, then the veto (one rule fewer to reach on every decision that
+# tries ReBAC). The lookup by user, type and key proves those are strings.
 granted if {
-	allow
+	some role, until in data.permit.model.rebac[input.user.key][input.resource.type][input.resource.key]
+	data.permit.model.resource_grants[input.resource.type][role][input.action]
+	time.now_ns() < until
 	not data.permit.query.vetoed
 }

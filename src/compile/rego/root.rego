@@ -6,10 +6,11 @@ package permit.root
 
 default allow := false
 
-# One body per source, cheapest first, each a single reference to a rule: OPA stops at the
-# first body that holds only when the body itself calls no builtin and negates nothing, so
-# the checks live in the referenced rules (each source's `granted`: it allowed, and neither a
-# malformed field nor custom `deny` vetoes it). Nothing here depends on `reason` or
+# One body per source, cheapest first, each a single reference to a rule (each source's
+# `granted`: it allowed, and neither a malformed field nor custom `deny` vetoes it). OPA stops
+# at the first body that holds, but its rule index puts bodies that read `input` after those
+# that do not, whatever their order here; so the bodies read no `input` themselves and keep
+# this order. Nothing here depends on `reason` or
 # `allowing_sources`, so a query for `allow` alone never computes them. The helper rules live
 # in the source packages, not here, so the whole `data.permit.root` document computes only the
 # contract's fields.
