@@ -1,28 +1,20 @@
 #!/usr/bin/env bash
 # Two builds of the same project on real OPA, side by side: the policy compiled by an older
 # permit binary (BASELINE) and by this checkout's, with bench/opa-decisions.sh's minimal keyed
-# RBAC policy beside them (bench/opa-common.sh, shared with opa-decisions.sh). `opa bench` runs are interleaved (minimal, before, after, minimal,
-# ...) so a change in the machine's speed hits them alike; prints median ns/op per query and
-# the ratios against the minimal policy on the RBAC-allow input.
+# RBAC policy beside them (bench/opa-common.sh, shared with opa-decisions.sh). `opa bench`
+# runs are interleaved (minimal, before, after, minimal, ...) so a change in the machine's
+# speed hits them alike; prints median ns/op per query and the ratios against the minimal
+# policy on the RBAC-allow input.
 # Usage: BASELINE=path/to/older/permit bench/opa-ab.sh [PROJECT_DIR]   (RUNS=5; default: a
 # fresh `permit init` example and its users alice, bob, carol)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 : "${BASELINE:?set BASELINE to the permit binary to compare with}"
-OPA=${PERMIT_OPA:-$(scripts/provision-opa.sh | tail -n 1)}
-cargo build --release -q
-permit=$PWD/target/release/permit
-work=$(mktemp -d -t permit-opa-ab.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-project=${1:-}
-if [ -z "$project" ]; then
-  project=$work/demo
-  "$permit" init "$project" --no-git -q
-fi
+. bench/opa-common.sh
+bench_setup "${1:-}"
 "$BASELINE" -C "$project" build -q --out "$work/before"
 "$permit" -C "$project" build -q --out "$work/after"
-. bench/opa-common.sh
 write_minimal "$work/minimal"
 write_queries "$work" "$work/after/data.json" "${1:-}"
 

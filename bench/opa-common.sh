@@ -1,6 +1,21 @@
-# Shared by bench/opa-decisions.sh and bench/opa-ab.sh (sourced, not run): one `opa bench`
-# figure, medians, the minimal keyed RBAC policy the targets are ratios against, and the
-# queries both scripts time. Needs $OPA and $RUNS.
+# Shared by bench/opa-decisions.sh and bench/opa-ab.sh (sourced, not run, from the checkout's
+# root): their setup, one `opa bench` figure, medians, the minimal keyed RBAC policy the
+# targets are ratios against, and the queries both scripts time. Needs $RUNS.
+
+# Sets OPA (provisioned), permit (this checkout's, built), work (a temporary directory removed
+# on exit) and project: PROJECT_DIR, or a fresh `permit init` example in $work when empty.
+bench_setup() { # project-dir
+  OPA=${PERMIT_OPA:-$(scripts/provision-opa.sh | tail -n 1)}
+  cargo build --release -q
+  permit=$PWD/target/release/permit
+  work=$(mktemp -d -t permit-opa-bench.XXXXXX)
+  trap 'rm -rf "$work"' EXIT
+  project=$1
+  if [ -z "$project" ]; then
+    project=$work/demo
+    "$permit" init "$project" --no-git -q
+  fi
+}
 
 # One `opa bench` run -> ns/op. Arguments go to `opa bench` (-d ..., -i INPUT, QUERY).
 opa_ns() {

@@ -8,19 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
-OPA=${PERMIT_OPA:-$(scripts/provision-opa.sh | tail -n 1)}
-cargo build --release -q
-permit=$PWD/target/release/permit
-work=$(mktemp -d -t permit-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-project=${1:-}
-if [ -z "$project" ]; then
-  project=$work/demo
-  "$permit" init "$project" --no-git -q
-fi
-"$permit" -C "$project" build -q --out "$work/build"
-
 . bench/opa-common.sh
+bench_setup "${1:-}"
+"$permit" -C "$project" build -q --out "$work/build"
 write_minimal "$work/minimal"
 write_queries "$work" "$work/build/data.json" "${1:-}"
 

@@ -217,25 +217,26 @@ fn role_set_key(roles: &Set<'_>) -> String {
     roles.keys().copied().collect::<Vec<_>>().join(",")
 }
 
-/// Every combination of roles some user holds without expiry in some tenant, with the union
-/// of what its roles grant.
+/// Every combination of roles some user holds without expiry in some tenant (the keys
+/// `users` already names them by), with the union of what its roles grant.
 fn role_sets<'a>(
     users: &BTreeMap<&'a str, UserData<'a>>,
     grants: &BTreeMap<&'a str, BTreeMap<&'a str, Set<'a>>>,
 ) -> BTreeMap<String, BTreeMap<&'a str, Set<'a>>> {
     let mut out: BTreeMap<String, BTreeMap<&'a str, Set<'a>>> = BTreeMap::new();
-    for roles in users.values().flat_map(|u| u.tenants.values()) {
-        let key = role_set_key(roles);
-        if out.contains_key(&key) {
-            continue;
-        }
-        let mut union: BTreeMap<&'a str, Set<'a>> = BTreeMap::new();
-        for role in roles.keys() {
-            for (ty, actions) in grants.get(role).into_iter().flatten() {
-                union.entry(ty).or_default().extend(actions);
+    for u in users.values() {
+        for (tenant, key) in &u.role_set {
+            if out.contains_key(key) {
+                continue;
             }
+            let mut union: BTreeMap<&'a str, Set<'a>> = BTreeMap::new();
+            for role in u.tenants[tenant].keys() {
+                for (ty, actions) in grants.get(role).into_iter().flatten() {
+                    union.entry(ty).or_default().extend(actions);
+                }
+            }
+            out.insert(key.clone(), union);
         }
-        out.insert(key, union);
     }
     out
 }
