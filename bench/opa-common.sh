@@ -45,14 +45,19 @@ q() { # user action type key tenant -> a query
 }
 
 # rbac_allow, rbac_deny, rebac_allow and abac_allow .json in DIR: the init example's users
-# alice, bob and carol, or, for a synthetic model (SYNTHETIC non-empty), a user with a tenant
-# role and one with a resource role taken from DATA_JSON.
+# alice, bob and carol, and abac_attrs (carol's ABAC allow with her attributes in the query);
+# or, for a synthetic model (SYNTHETIC non-empty), a user with a tenant role and one with a
+# resource role taken from DATA_JSON.
 write_queries() { # dir data.json synthetic
   if [ -z "$3" ]; then
     q alice read document launch acme > "$1/rbac_allow.json"
     q alice delete document launch acme > "$1/rbac_deny.json"
     q bob update document salaries acme > "$1/rebac_allow.json"
     q carol read document launch acme > "$1/abac_allow.json"
+    # the same with carol's attributes in the query: the sets are evaluated, not looked up
+    q carol read document launch acme |
+      sed 's/"key":"carol"/"key":"carol","attributes":{"department":"engineering","clearance":5}/' \
+        > "$1/abac_attrs.json"
     return
   fi
   python3 - "$1" "$2" <<'PY'

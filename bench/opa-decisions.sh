@@ -30,6 +30,7 @@ row rbac_allow "$work/rbac_allow.json" data.permit.root.allow "<= 1.3"
 row rbac_deny "$work/rbac_deny.json" data.permit.root.allow "<= 1.3"
 row rebac_allow "$work/rebac_allow.json" data.permit.root.allow "<= 3"
 row abac_allow "$work/abac_allow.json" data.permit.root.allow "<= 3"
+[ -f "$work/abac_attrs.json" ] && row abac_attrs "$work/abac_attrs.json" data.permit.root.allow "<= 3"
 allow=$(bench "$work/rbac_allow.json" data.permit.root.allow -d "$work/build")
 full=$(bench "$work/rbac_allow.json" data.permit.root -d "$work/build")
 printf '%-14s %12d %12d %8.2f   %s\n' "full_vs_allow" "$full" "$allow" "$(echo "$full / $allow" | bc -l)" "<= 2 (vs allow)"

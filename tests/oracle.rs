@@ -51,8 +51,29 @@ struct Run {
     outcomes: Vec<String>,
 }
 
-/// Builds the project in `dir` and decides `queries` three ways.
+/// `q` with an empty `attributes` object for the user and the resource where it has none: it
+/// must decide the same, and it makes the Rego evaluate the user and resource sets that are
+/// otherwise decided at build time (by the same Rust code the oracle uses).
+fn with_empty_attributes(q: &Value) -> Option<Value> {
+    let mut out = q.clone();
+    let mut added = false;
+    for side in ["user", "resource"] {
+        if let Some(o) = out.get_mut(side).and_then(Value::as_object_mut) {
+            if !o.contains_key("attributes") {
+                o.insert("attributes".into(), json!({}));
+                added = true;
+            }
+        }
+    }
+    added.then_some(out)
+}
+
+/// Builds the project in `dir` and decides `queries`, and each one's variant with empty
+/// attribute objects, three ways.
 fn run(opa: Option<&Path>, dir: &Path, custom: &CustomRules, queries: &[Value]) -> Run {
+    let variants = queries.iter().filter_map(with_empty_attributes);
+    let queries: Vec<Value> = queries.iter().cloned().chain(variants).collect();
+    let queries = &queries[..];
     let (model, compiled, build) = support::build_with_model(dir);
     let access = Access::new(&model, permit::project::now_ns());
     let mut engine = Engine::new(&compiled).unwrap();

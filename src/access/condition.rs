@@ -165,6 +165,7 @@ pub struct Reads {
     /// `tenant.*` or `user.roles` (the roles held in the decision's tenant).
     pub tenant: bool,
     pub roles: bool,
+    pub context: bool,
 }
 
 pub fn reads(c: &Condition) -> Reads {
@@ -179,7 +180,7 @@ pub fn reads(c: &Condition) -> Reads {
         }
         Subject::Resource => out.resource = true,
         Subject::Tenant => out.tenant = true,
-        Subject::Context => {}
+        Subject::Context => out.context = true,
     };
     for leaf in c.leaves() {
         note(leaf.subject, &leaf.attr);

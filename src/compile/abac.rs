@@ -10,7 +10,9 @@ use crate::model::condition::{Check, Condition, Leaf, Operand, Operator, Subject
 use std::fmt::Write;
 
 /// Emits the definition of one set: `kind` is `user_set` or `resource_set`, `prefix` names
-/// its helper rules uniquely (e.g. `us3`).
+/// its helper rules uniquely (e.g. `us3`). `decided_by`, for a set decided at build time
+/// (`compile/sets.rs`), names the rule holding those answers: the conditions are then only
+/// evaluated when it is undefined.
 pub fn emit_set(
     out: &mut String,
     kind: &str,
@@ -18,13 +20,23 @@ pub fn emit_set(
     prefix: &str,
     cond: &Condition,
     origin: &str,
+    decided_by: Option<&str>,
 ) {
     let mut helpers = Vec::new();
     let mut body = Body::default();
+    if let Some(rule) = decided_by {
+        body.lines.push(format!("not {rule}"));
+    }
     let mut counter = 0;
     lower(cond, prefix, &mut counter, &mut body, &mut helpers);
     let label = kind.replace('_', " ");
     let _ = writeln!(out, "\n# {label} `{}` ({origin})", name.escape_debug());
+    if decided_by.is_some() {
+        let _ = writeln!(
+            out,
+            "# (decided at build time for stored ones; evaluated here otherwise)"
+        );
+    }
     emit_rule(out, &format!("{kind}({})", string(name)), &body);
     for (head, body) in helpers {
         out.push('\n');

@@ -1,7 +1,7 @@
 //! The data document: the model as keyed objects, with derived roles materialized.
 //!
 //! Decisions must not slow down as the directory grows, so every lookup the Rego makes is a key
-//! lookup: users by key, roles by name, instances by type then key. Two things are precomputed
+//! lookup: users by key, roles by name, instances by type then key. These are precomputed
 //! here rather than in Rego:
 //! - role grants closed over `extends` and `*`: `grants[role][type][action]` for tenant roles,
 //!   `resource_grants[type][role][action]` for resource roles;
@@ -11,7 +11,9 @@
 //!   are named by one key, `users[u].role_set[t] = "editor,viewer"`, and `role_sets[key]` is
 //!   their grants' union (`[type][action]`). The common RBAC decision is then two keyed reads
 //!   and no iteration over roles; users holding the same roles share one entry, so the data
-//!   grows with the distinct combinations, not with the users.
+//!   grows with the distinct combinations, not with the users;
+//! - the user sets and resource sets that read only stored attributes, per stored user and
+//!   instance: `users[u].user_sets`, `instances[type][key].resource_sets` (`compile/sets.rs`).
 //!
 //! Expiry stays a decision-time check: each grant carries `until`, the nanosecond (Unix epoch)
 //! at which it stops granting ([`NEVER`] for no expiry). Tenant roles are split by it: those
@@ -22,6 +24,7 @@
 //! The document is serialized straight from borrowed model data (no intermediate JSON tree):
 //! on the large synthetic model it is tens of megabytes.
 
+use super::sets::{BuildTimeSets, Members};
 use crate::model::{split_instance, Attributes, Model, Scope, DEFAULT_TENANT};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -103,6 +106,9 @@ struct UserData<'a> {
     expiring: BTreeMap<&'a str, BTreeMap<&'a str, i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     until: Option<i64>,
+    /// The user sets decided at build time that hold (`compile/sets.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_sets: Option<Members<'a>>,
 }
 
 #[derive(serde::Serialize)]
@@ -110,6 +116,9 @@ struct InstanceData<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     tenant: Option<&'a str>,
     attributes: Attrs<'a>,
+    /// The resource sets decided at build time that hold (`compile/sets.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_sets: Option<Members<'a>>,
 }
 
 /// One user's part of `rebac`: `[type][key][role] = until`.
@@ -296,6 +305,7 @@ pub(crate) fn until(a: &crate::model::Assignment) -> i64 {
 }
 
 fn users(m: &Model) -> BTreeMap<&str, UserData<'_>> {
+    let sets = BuildTimeSets::new(m);
     m.users
         .iter()
         .map(|(key, u)| {
@@ -338,15 +348,17 @@ fn users(m: &Model) -> BTreeMap<&str, UserData<'_>> {
                     expiring,
                     // the last moment any assignment still holds: `no_user_roles` after it
                     until: latest,
+                    user_sets: sets.of_user(key, &u.attributes),
                 },
             )
         })
         .collect()
 }
 
-/// `instances[type][key] = {tenant?, attributes}`: nested so the Rego looks an instance up by
+/// `instances[type][key] = {tenant?, attributes, resource_sets?}`: nested so the Rego looks an instance up by
 /// the query's `type` and `key` without building a `type:key` string.
 fn instances(m: &Model) -> BTreeMap<&str, BTreeMap<&str, InstanceData<'_>>> {
+    let sets = BuildTimeSets::new(m);
     let mut out: BTreeMap<&str, BTreeMap<&str, InstanceData<'_>>> = BTreeMap::new();
     for (k, i) in &m.resource_instances {
         let Some((ty, key)) = split_instance(k) else {
@@ -357,6 +369,7 @@ fn instances(m: &Model) -> BTreeMap<&str, BTreeMap<&str, InstanceData<'_>>> {
             InstanceData {
                 tenant: i.tenant.as_ref().map(|t| t.text.as_str()),
                 attributes: Attrs(Some(&i.attributes)),
+                resource_sets: sets.of_instance(ty, key, &i.attributes),
             },
         );
     }

@@ -9,7 +9,9 @@
 mod abac;
 pub mod data;
 pub mod literal;
+mod sets;
 
+use crate::model::condition::Condition;
 use crate::model::Model;
 use crate::source::SourceMap;
 use std::fmt::Write;
@@ -132,6 +134,16 @@ fn rebac_index(m: &Model, sources: &SourceMap) -> String {
 
 fn abac_module(m: &Model, sources: &SourceMap) -> String {
     let mut out = String::from(include_str!("rego/abac_head.rego"));
+    let user_decided =
+        |c: &Condition| sets::user_set_decided_at_build(c).then_some("stored_user_sets");
+    let resource_decided =
+        |c: &Condition| sets::resource_set_decided_at_build(c).then_some("stored_resource_sets");
+    if m.user_sets
+        .values()
+        .any(|s| user_decided(&s.conditions).is_some())
+    {
+        out.push_str("\nuser_set(name) if stored_user_sets[name]\n");
+    }
     for (i, (name, set)) in m.user_sets.iter().enumerate() {
         abac::emit_set(
             &mut out,
@@ -140,7 +152,14 @@ fn abac_module(m: &Model, sources: &SourceMap) -> String {
             &format!("us{i}"),
             &set.conditions,
             &sources.origin(set.key.span),
+            user_decided(&set.conditions),
         );
+    }
+    if m.resource_sets
+        .values()
+        .any(|s| resource_decided(&s.conditions).is_some())
+    {
+        out.push_str("\nresource_set(name) if stored_resource_sets[name]\n");
     }
     for (i, (name, set)) in m.resource_sets.iter().enumerate() {
         abac::emit_set(
@@ -150,6 +169,7 @@ fn abac_module(m: &Model, sources: &SourceMap) -> String {
             &format!("rs{i}"),
             &set.conditions,
             &sources.origin(set.key.span),
+            resource_decided(&set.conditions),
         );
     }
     if m.user_sets.is_empty() {

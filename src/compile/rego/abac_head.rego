@@ -74,6 +74,13 @@ resource_attrs := input.resource.attributes if {
 	query_resource_attrs
 }
 
+# The sets decided at build time (those reading only the user's, or only the instance's, key
+# and stored attributes): their answers for a stored user or instance, valid when the query
+# brings no attributes of its own for it. A set reading more is always evaluated here.
+stored_user_sets := data.permit.model.users[input.user.key].user_sets if not input.user.attributes
+
+stored_resource_sets := data.permit.model.instances[input.resource.type][input.resource.key].resource_sets if not input.resource.attributes
+
 user_attr(name) := user_attrs[name]
 
 resource_attr(name) := resource_attrs[name]
