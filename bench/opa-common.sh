@@ -46,8 +46,8 @@ q() { # user action type key tenant -> a query
 
 # rbac_allow, rbac_deny, rebac_allow and abac_allow .json in DIR: the init example's users
 # alice, bob and carol, and abac_attrs (carol's ABAC allow with her attributes in the query);
-# or, for a synthetic model (SYNTHETIC non-empty), a user with a tenant role and one with a
-# resource role taken from DATA_JSON.
+# or, for a synthetic model (SYNTHETIC non-empty), a user with a tenant role, one with a
+# resource role and one allowed by ABAC alone, taken from DATA_JSON.
 write_queries() { # dir data.json synthetic
   if [ -z "$3" ]; then
     q alice read document launch acme > "$1/rbac_allow.json"
@@ -74,7 +74,34 @@ def first_rbac():
 u, ten, t, a = first_rbac()
 json.dump(q(u, a, t, "zz", ten), open(f"{w}/rbac_allow.json", "w"))
 json.dump(q(u, "nope", t, "zz", ten), open(f"{w}/rbac_deny.json", "w"))
-json.dump(q(u, a, t, "zz", ten), open(f"{w}/abac_allow.json", "w"))
+def first_abac():
+    # a stored user in a user set and a stored instance in a resource set of one rule, the
+    # user holding no role on it: allowed by ABAC alone, with both sets decided at build time
+    members = {}
+    for u, rec in m["users"].items():
+        for s in rec.get("user_sets", {}):
+            members.setdefault(s, []).append(u)
+    for t, by_key in m["instances"].items():
+        for k, inst in by_key.items():
+            for a, rules in m["abac_rules"].get(t, {}).items():
+                for us, rs in rules:
+                    if rs not in inst.get("resource_sets", {}):
+                        continue
+                    ten = inst.get("tenant", "default")
+                    for u in members.get(us, [])[:200]:
+                        rec = m["users"][u]
+                        key = rec["role_set"].get(ten)
+                        if key and a in m["role_sets"][key].get(t, {}):
+                            continue
+                        if rec.get("expiring") or k in m["rebac"].get(u, {}).get(t, {}):
+                            continue
+                        return u, a, t, k, ten
+first = first_abac()
+if first:
+    json.dump(q(*first), open(f"{w}/abac_allow.json", "w"))
+else:
+    print("opa-common: no ABAC-only query in this model; abac_allow is an RBAC allow", file=sys.stderr)
+    json.dump(q(u, a, t, "zz", ten), open(f"{w}/abac_allow.json", "w"))
 u, by_type = next(iter(m["rebac"].items()))
 t, by_key = next(iter(by_type.items()))
 k, roles = next(iter(by_key.items()))
