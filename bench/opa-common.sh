@@ -74,6 +74,9 @@ def first_rbac():
 u, ten, t, a = first_rbac()
 json.dump(q(u, a, t, "zz", ten), open(f"{w}/rbac_allow.json", "w"))
 json.dump(q(u, "nope", t, "zz", ten), open(f"{w}/rbac_deny.json", "w"))
+def rbac_grants(rec, ten, t, a):
+    key = rec["role_set"].get(ten)
+    return bool(key) and a in m["role_sets"][key].get(t, {})
 def first_abac():
     # a stored user in a user set and a stored instance in a resource set of one rule, the
     # user holding no role on it: allowed by ABAC alone, with both sets decided at build time
@@ -90,10 +93,9 @@ def first_abac():
                     ten = inst.get("tenant", "default")
                     for u in members.get(us, [])[:200]:
                         rec = m["users"][u]
-                        key = rec["role_set"].get(ten)
-                        if key and a in m["role_sets"][key].get(t, {}):
+                        if rbac_grants(rec, ten, t, a) or rec.get("expiring"):
                             continue
-                        if rec.get("expiring") or k in m["rebac"].get(u, {}).get(t, {}):
+                        if k in m["rebac"].get(u, {}).get(t, {}):
                             continue
                         return u, a, t, k, ten
 first = first_abac()
@@ -102,11 +104,37 @@ if first:
 else:
     print("opa-common: no ABAC-only query in this model; abac_allow is an RBAC allow", file=sys.stderr)
     json.dump(q(u, a, t, "zz", ten), open(f"{w}/abac_allow.json", "w"))
-u, by_type = next(iter(m["rebac"].items()))
-t, by_key = next(iter(by_type.items()))
-k, roles = next(iter(by_key.items()))
-role = next(iter(roles))
-a = sorted(m["resource_grants"][t][role])[0]
-json.dump(q(u, a, t, k, "default"), open(f"{w}/rebac_allow.json", "w"))
+def first_rebac():
+    # a resource role on an instance whose action the user's tenant roles do not grant there
+    for u, by_type in m["rebac"].items():
+        rec = m["users"][u]
+        if rec.get("expiring"):
+            continue
+        for t, by_key in by_type.items():
+            for k, roles in by_key.items():
+                ten = m["instances"].get(t, {}).get(k, {}).get("tenant", "default")
+                for role in roles:
+                    for a in sorted(m["resource_grants"][t][role]):
+                        if not rbac_grants(rec, ten, t, a):
+                            return u, a, t, k, "default"
+json.dump(q(*first_rebac()), open(f"{w}/rebac_allow.json", "w"))
 PY
+}
+
+# The synthetic model (examples/synth.rs) at SCALE and SEED, generated once into
+# target/bench/synth-<scale>-s<seed> and regenerated when the generator's source changes;
+# prints its directory.
+synth_model() { # scale seed
+  local dir stamp
+  dir=$PWD/target/bench/synth-$1-s$2
+  stamp=$(sha256sum examples/synth.rs | cut -d' ' -f1)
+  if [ ! -f "$dir/.synth-stamp" ] || [ "$(cat "$dir/.synth-stamp")" != "$stamp" ]; then
+    cargo build --release -q --example synth
+    rm -rf "$dir"
+    mkdir -p "$(dirname "$dir")"
+    target/release/examples/synth --scale "$1" --seed "$2" --out "$dir.tmp.$$" >&2
+    mv "$dir.tmp.$$" "$dir"
+    echo "$stamp" > "$dir/.synth-stamp"
+  fi
+  echo "$dir"
 }

@@ -117,3 +117,93 @@ fn members<'m>(sets: impl Iterator<Item = (&'m str, &'m Condition)>, env: &Env) 
         .map(|(name, _)| (name, true))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MODEL: &str = r#"
+resources:
+  doc:
+    actions: [read]
+    attributes: {class: string, owner: string}
+  folder:
+    actions: [read]
+    attributes: {class: string}
+roles:
+  reader: {permissions: ["doc:read"]}
+user_attributes: {dept: string}
+user_sets:
+  eng: {conditions: {allOf: [{user.dept: {equals: eng}}, {user.key: {not-equals: ""}}]}}
+  readers: {conditions: {allOf: [{user.roles: {array_contains: reader}}]}}
+  from_web: {conditions: {allOf: [{context.channel: {equals: web}}]}}
+  same_dept: {conditions: {allOf: [{user.dept: {equals: {ref: resource.class}}}]}}
+resource_sets:
+  public: {resource: doc, conditions: {allOf: [{resource.class: {equals: public}}]}}
+  public_folder: {resource: folder, conditions: {allOf: [{resource.class: {equals: public}}]}}
+  mine: {resource: doc, conditions: {allOf: [{resource.owner: {equals: {ref: user.key}}}]}}
+  rich_tenant: {resource: doc, conditions: {allOf: [{tenant.plan: {equals: gold}}]}}
+condition_set_rules:
+  - {user_set: eng, permission: "doc:read", resource_set: public}
+users:
+  ann: {attributes: {dept: eng}}
+  bob: {attributes: {dept: sales}}
+resource_instances:
+  "doc:a": {attributes: {class: public, owner: ann}}
+  "folder:f": {attributes: {class: public}}
+"#;
+
+    fn model() -> Model {
+        let input = crate::model::load::Input {
+            name: "policy/model.yaml".into(),
+            path: "policy/model.yaml".into(),
+            bytes: MODEL.as_bytes().to_vec(),
+        };
+        let (model, diags) =
+            crate::model::load::load(vec![input], &mut crate::source::SourceMap::default());
+        assert!(!diags.items.iter().any(|d| d.is_error()), "{diags:?}");
+        model
+    }
+
+    fn names(m: Option<Members<'_>>) -> Vec<&str> {
+        m.expect("the model has sets decided at build time")
+            .into_keys()
+            .collect()
+    }
+
+    #[test]
+    fn only_sets_reading_one_side_and_stored_attributes_are_decided_at_build() {
+        let m = model();
+        let user = |n: &str| user_set_decided_at_build(&m.user_sets[n].conditions);
+        let resource = |n: &str| resource_set_decided_at_build(&m.resource_sets[n].conditions);
+        assert!(user("eng"));
+        assert!(
+            !user("readers"),
+            "user.roles depends on the tenant and the clock"
+        );
+        assert!(!user("from_web"), "context comes with the query");
+        assert!(!user("same_dept"), "reads the resource");
+        assert!(resource("public") && resource("public_folder"));
+        assert!(!resource("mine"), "reads the user");
+        assert!(!resource("rich_tenant"), "reads the tenant");
+    }
+
+    #[test]
+    fn members_are_the_sets_that_hold_for_the_resource_type() {
+        let m = model();
+        let sets = BuildTimeSets::new(&m);
+        let attrs = |u: &str| &m.users[u].attributes;
+        assert_eq!(names(sets.of_user("ann", attrs("ann"))), ["eng"]);
+        assert!(names(sets.of_user("bob", attrs("bob"))).is_empty());
+        let inst = |k: &str| &m.resource_instances[k].attributes;
+        // each set holds only for instances of its resource type
+        assert_eq!(
+            names(sets.of_instance("doc", "a", inst("doc:a"))),
+            ["public"]
+        );
+        assert_eq!(
+            names(sets.of_instance("folder", "f", inst("folder:f"))),
+            ["public_folder"]
+        );
+    }
+}
