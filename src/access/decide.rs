@@ -227,15 +227,7 @@ relationships:
 "#;
 
     fn model() -> crate::model::Model {
-        let input = crate::model::load::Input {
-            name: "policy/model.yaml".into(),
-            path: "policy/model.yaml".into(),
-            bytes: MODEL.as_bytes().to_vec(),
-        };
-        let (model, diags) =
-            crate::model::load::load(vec![input], &mut crate::source::SourceMap::default());
-        assert!(!diags.items.iter().any(|d| d.is_error()), "{diags:?}");
-        model
+        crate::model::load::one_file_for_tests(MODEL)
     }
 
     fn q(user: Value, action: &str, resource: Value) -> Value {

@@ -27,6 +27,19 @@ pub fn load(inputs: Vec<Input>, sources: &mut SourceMap) -> (Model, Diagnostics)
     merge_all(partials, diags)
 }
 
+/// The model in one YAML text (`policy/model.yaml`), which must have no errors: for unit tests.
+#[cfg(test)]
+pub fn one_file_for_tests(yaml: &str) -> Model {
+    let input = Input {
+        name: "policy/model.yaml".into(),
+        path: "policy/model.yaml".into(),
+        bytes: yaml.as_bytes().to_vec(),
+    };
+    let (model, diags) = load(vec![input], &mut SourceMap::default());
+    assert!(!diags.items.iter().any(|d| d.is_error()), "{diags:?}");
+    model
+}
+
 /// Loads two versions of a model (a diff's sides) at once. A file with the same name, bytes
 /// and place on both sides (so the same [`FileId`] in both maps) is parsed once and its part
 /// of the model copied: a change usually leaves most files alone.
