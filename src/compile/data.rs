@@ -127,7 +127,8 @@ type UserRebac<'a> = BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<&'a str, i64>>
 /// Builds `data.json`: `{"permit": {"model": ...}}`.
 pub fn build(model: &Model) -> serde_json::Result<String> {
     let grants = tenant_grants(model);
-    let users = users(model);
+    let sets = BuildTimeSets::new(model);
+    let users = users(model, &sets);
     let doc = Doc {
         permit: Permit {
             model: Data {
@@ -138,7 +139,7 @@ pub fn build(model: &Model) -> serde_json::Result<String> {
                 role_closure: tenant_role_closure(model),
                 tenants: tenants(model),
                 users,
-                instances: instances(model),
+                instances: instances(model, &sets),
                 rebac: rebac(model)?,
                 abac_rules: abac_rules(model),
             },
@@ -304,8 +305,7 @@ pub(crate) fn until(a: &crate::model::Assignment) -> i64 {
     a.expires.as_ref().map(|e| e.until_ns).unwrap_or(NEVER)
 }
 
-fn users(m: &Model) -> BTreeMap<&str, UserData<'_>> {
-    let sets = BuildTimeSets::new(m);
+fn users<'m>(m: &'m Model, sets: &BuildTimeSets<'m>) -> BTreeMap<&'m str, UserData<'m>> {
     m.users
         .iter()
         .map(|(key, u)| {
@@ -355,10 +355,12 @@ fn users(m: &Model) -> BTreeMap<&str, UserData<'_>> {
         .collect()
 }
 
-/// `instances[type][key] = {tenant?, attributes, resource_sets?}`: nested so the Rego looks an instance up by
-/// the query's `type` and `key` without building a `type:key` string.
-fn instances(m: &Model) -> BTreeMap<&str, BTreeMap<&str, InstanceData<'_>>> {
-    let sets = BuildTimeSets::new(m);
+/// `instances[type][key] = {tenant?, attributes, resource_sets?}`: nested so the Rego looks an
+/// instance up by the query's `type` and `key` without building a `type:key` string.
+fn instances<'m>(
+    m: &'m Model,
+    sets: &BuildTimeSets<'m>,
+) -> BTreeMap<&'m str, BTreeMap<&'m str, InstanceData<'m>>> {
     let mut out: BTreeMap<&str, BTreeMap<&str, InstanceData<'_>>> = BTreeMap::new();
     for (k, i) in &m.resource_instances {
         let Some((ty, key)) = split_instance(k) else {

@@ -39,8 +39,10 @@ pub struct BuildTimeSets<'m> {
     user: Vec<(&'m str, &'m Condition)>,
     /// (name, the resource type it is limited to, conditions)
     resource: Vec<(&'m str, Option<&'m str>, &'m Condition)>,
-    no_roles: Value,
 }
+
+/// `user.roles` as the sets evaluated here see it: never read (such sets are not decided here).
+static NO_ROLES: Value = Value::Array(Vec::new());
 
 impl<'m> BuildTimeSets<'m> {
     pub fn new(m: &'m Model) -> Self {
@@ -60,7 +62,6 @@ impl<'m> BuildTimeSets<'m> {
                     (name.as_str(), ty, &s.conditions)
                 })
                 .collect(),
-            no_roles: Value::Array(Vec::new()),
         }
     }
 
@@ -73,7 +74,7 @@ impl<'m> BuildTimeSets<'m> {
         let env = Env {
             user_key: Some(key),
             user: Some(attrs),
-            ..self.nothing()
+            ..Self::nothing()
         };
         Some(members(self.user.iter().copied(), &env))
     }
@@ -86,7 +87,7 @@ impl<'m> BuildTimeSets<'m> {
         let env = Env {
             resource_key: Some(key),
             resource: Some(attrs),
-            ..self.nothing()
+            ..Self::nothing()
         };
         let sets = self
             .resource
@@ -97,12 +98,12 @@ impl<'m> BuildTimeSets<'m> {
     }
 
     /// An environment that sees nothing: the sets evaluated here read no more than one side.
-    fn nothing(&self) -> Env<'_> {
+    fn nothing() -> Env<'static> {
         Env {
             user_key: None,
             user: None,
             user_query: None,
-            user_roles: &self.no_roles,
+            user_roles: &NO_ROLES,
             resource_key: None,
             resource: None,
             resource_query: None,
