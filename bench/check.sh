@@ -17,6 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+. bench/synth-model.sh
 
 SCALE=${SCALE:-1}
 SEED=${SEED:-1}
@@ -58,7 +59,6 @@ have_time=0
 say "bench: cargo build --release --examples --bins"
 cargo build --release --examples --bins -q
 permit=$root/target/release/permit
-synth=$root/target/release/examples/synth
 
 # --- models ------------------------------------------------------------------------------
 work=$(mktemp -d -t permit-bench-check.XXXXXX)
@@ -67,20 +67,9 @@ trap 'rm -rf "$work"' EXIT
 small=$work/init-example
 "$permit" init "$small" --no-git -q
 
-# The large model is cached: keyed by scale and seed, and by the generator's source so a
-# changed generator regenerates it.
-large=$root/target/bench/synth-$SCALE-s$SEED
-stamp=$(sha256sum examples/synth.rs | cut -d' ' -f1)
-if [ ! -f "$large/.synth-stamp" ] || [ "$(cat "$large/.synth-stamp")" != "$stamp" ]; then
-  say "bench: generating the synthetic model (scale $SCALE, seed $SEED) into $large"
-  rm -rf "$large"
-  mkdir -p "$(dirname "$large")"
-  "$synth" --scale "$SCALE" --seed "$SEED" --out "$large.tmp.$$"
-  mv "$large.tmp.$$" "$large"
-  echo "$stamp" > "$large/.synth-stamp"
-else
-  say "bench: using the cached synthetic model $large"
-fi
+# The large model is cached (bench/synth-model.sh): keyed by scale and seed, and by the
+# generator's source so a changed generator regenerates it.
+large=$(synth_model "$SCALE" "$SEED")
 
 # The large model under organisation guards (a role guard walked through every derivation, a
 # tenant role guard through `extends`, a user-set guard over every directory member): the

@@ -17,6 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+. bench/synth-model.sh
 
 SCALE=${SCALE:-1}
 SEED=${SEED:-1}
@@ -35,7 +36,6 @@ command -v hyperfine >/dev/null 2>&1 && have_hyperfine=1
 say "bench: cargo build --release --examples --bins"
 cargo build --release --examples --bins -q
 permit=$root/target/release/permit
-synth=$root/target/release/examples/synth
 
 # --- repositories ------------------------------------------------------------------------
 work=$(mktemp -d -t permit-bench-hook.XXXXXX)
@@ -58,16 +58,7 @@ small=$work/init-example
 repo "$small"
 
 # The large model is generated as bench/check.sh does (and shares its cache).
-large_src=$root/target/bench/synth-$SCALE-s$SEED
-stamp=$(sha256sum examples/synth.rs | cut -d' ' -f1)
-if [ ! -f "$large_src/.synth-stamp" ] || [ "$(cat "$large_src/.synth-stamp")" != "$stamp" ]; then
-  say "bench: generating the synthetic model (scale $SCALE, seed $SEED) into $large_src"
-  rm -rf "$large_src"
-  mkdir -p "$(dirname "$large_src")"
-  "$synth" --scale "$SCALE" --seed "$SEED" --out "$large_src.tmp.$$"
-  mv "$large_src.tmp.$$" "$large_src"
-  echo "$stamp" > "$large_src/.synth-stamp"
-fi
+large_src=$(synth_model "$SCALE" "$SEED")
 large=$work/synth
 say "bench: committing the synthetic model to a git repository"
 cp -r "$large_src" "$large"

@@ -120,21 +120,3 @@ def first_rebac():
 json.dump(q(*first_rebac()), open(f"{w}/rebac_allow.json", "w"))
 PY
 }
-
-# The synthetic model (examples/synth.rs) at SCALE and SEED, generated once into
-# target/bench/synth-<scale>-s<seed> and regenerated when the generator's source changes;
-# prints its directory.
-synth_model() { # scale seed
-  local dir stamp
-  dir=$PWD/target/bench/synth-$1-s$2
-  stamp=$(sha256sum examples/synth.rs | cut -d' ' -f1)
-  if [ ! -f "$dir/.synth-stamp" ] || [ "$(cat "$dir/.synth-stamp")" != "$stamp" ]; then
-    cargo build --release -q --example synth
-    rm -rf "$dir"
-    mkdir -p "$(dirname "$dir")"
-    target/release/examples/synth --scale "$1" --seed "$2" --out "$dir.tmp.$$" >&2
-    mv "$dir.tmp.$$" "$dir"
-    echo "$stamp" > "$dir/.synth-stamp"
-  fi
-  echo "$dir"
-}

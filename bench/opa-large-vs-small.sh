@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 SEED=${SEED:-1}
 . bench/opa-common.sh
+. bench/synth-model.sh
 bench_setup "$(synth_model 0.0001 "$SEED")"
 small=$project
 large=$(synth_model 1 "$SEED")

@@ -16,6 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+. bench/synth-model.sh
 FLEET=${FLEET:-20}
 RUNS=${RUNS:-20}
 WARMUP=${WARMUP:-3}
@@ -32,7 +33,6 @@ opa=${PERMIT_OPA:-$(command -v opa || echo "$HOME/.cache/opa/opa")}
 say "bench: cargo build --release --examples --bins"
 cargo build --release --examples --bins -q
 permit=$root/target/release/permit
-synth=$root/target/release/examples/synth
 
 work=$(mktemp -d -t permit-bench-push.XXXXXX)
 pids=()
@@ -121,16 +121,7 @@ hyperfine -N --style none --warmup "$WARMUP" --runs "$RUNS" --export-json "$work
   -n "push to $FLEET folders" --prepare "$work/flip $work/dir-fleet" "$permit -C $work/dir-fleet push staging -q" >/dev/null
 
 # --- bundle build of the large model -----------------------------------------------------
-large=$root/target/bench/synth-$SCALE-s$SEED
-stamp=$(sha256sum examples/synth.rs | cut -d' ' -f1)
-if [ ! -f "$large/.synth-stamp" ] || [ "$(cat "$large/.synth-stamp")" != "$stamp" ]; then
-  say "bench: generating the synthetic model (scale $SCALE, seed $SEED) into $large"
-  rm -rf "$large"
-  mkdir -p "$(dirname "$large")"
-  "$synth" --scale "$SCALE" --seed "$SEED" --out "$large.tmp.$$"
-  mv "$large.tmp.$$" "$large"
-  echo "$stamp" > "$large/.synth-stamp"
-fi
+large=$(synth_model "$SCALE" "$SEED")
 "$permit" -C "$large" build --bundle "$work/large.tar.gz" -q
 hyperfine -N --style none --warmup 1 --runs "$RUNS_LARGE" --export-json "$work/bundle.json" \
   -n "build --bundle (synth scale $SCALE)" "$permit -C $large build --bundle $work/large.tar.gz -q" \
