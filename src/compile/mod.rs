@@ -54,10 +54,11 @@ pub fn compile(
     sources: &SourceMap,
     custom: Vec<Module>,
 ) -> Result<Compiled, serde_json::Error> {
+    let abac_stored = sets::some_rule_decided_at_build(model);
     let mut modules = vec![
         Module {
             path: "permit/root.rego".into(),
-            text: include_str!("rego/root.rego").into(),
+            text: root_module(abac_stored),
         },
         Module {
             path: "permit/query.rego".into(),
@@ -76,7 +77,7 @@ pub fn compile(
         },
         Module {
             path: "permit/abac.rego".into(),
-            text: abac_module(model, sources),
+            text: abac_module(model, sources, abac_stored),
         },
     ];
     modules.extend(custom);
@@ -132,8 +133,28 @@ fn rebac_index(m: &Model, sources: &SourceMap) -> String {
     out
 }
 
-fn abac_module(m: &Model, sources: &SourceMap) -> String {
+/// The body of `root.allow` that tries ABAC rules answered by lookups alone.
+const ROOT_ABAC_STORED: &str = "allow if data.permit.abac.stored_granted\n\n";
+
+/// `permit.root`; without `abac.stored_granted` when no rule can be answered by lookups alone,
+/// so that a denied query does not try it.
+fn root_module(abac_stored: bool) -> String {
+    let text = include_str!("rego/root.rego");
+    debug_assert!(text.contains(ROOT_ABAC_STORED));
+    if abac_stored {
+        text.into()
+    } else {
+        text.replace(ROOT_ABAC_STORED, "")
+    }
+}
+
+/// `permit.abac`: the fixed rules, `abac.stored` when `stored` (some rule has both sets decided
+/// at build time), and each set's definition.
+fn abac_module(m: &Model, sources: &SourceMap, stored: bool) -> String {
     let mut out = String::from(include_str!("rego/abac_head.rego"));
+    if stored {
+        out.push_str(include_str!("rego/abac_stored.rego"));
+    }
     let user_decided =
         |c: &Condition| sets::user_set_decided_at_build(c).then_some("stored_user_sets");
     let resource_decided =

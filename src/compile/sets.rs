@@ -34,6 +34,17 @@ pub fn resource_set_decided_at_build(c: &Condition) -> bool {
     !(r.user || r.tenant || r.context)
 }
 
+/// Whether some condition-set rule has both its sets decided at build time: only then can the
+/// generated Rego answer a rule by lookups alone (`abac.stored`).
+pub fn some_rule_decided_at_build(m: &Model) -> bool {
+    m.condition_set_rules.iter().any(|rule| {
+        let user = m.user_sets.get(rule.user_set.text.as_str());
+        let resource = m.resource_sets.get(rule.resource_set.text.as_str());
+        user.is_some_and(|s| user_set_decided_at_build(&s.conditions))
+            && resource.is_some_and(|s| resource_set_decided_at_build(&s.conditions))
+    })
+}
+
 /// The sets decided at build time, ready to be evaluated per user and per instance.
 pub struct BuildTimeSets<'m> {
     user: Vec<(&'m str, &'m Condition)>,
@@ -179,6 +190,17 @@ resource_instances:
         assert!(resource("public") && resource("public_folder"));
         assert!(!resource("mine"), "reads the user");
         assert!(!resource("rich_tenant"), "reads the tenant");
+    }
+
+    #[test]
+    fn a_rule_is_decided_at_build_when_both_its_sets_are() {
+        let mut m = model();
+        assert!(some_rule_decided_at_build(&m), "eng and public both are");
+        m.condition_set_rules[0].resource_set.text = "mine".into();
+        assert!(!some_rule_decided_at_build(&m), "mine reads the user");
+        m.condition_set_rules[0].resource_set.text = "public".into();
+        m.condition_set_rules[0].user_set.text = "readers".into();
+        assert!(!some_rule_decided_at_build(&m), "readers reads user.roles");
     }
 
     #[test]

@@ -53,6 +53,13 @@ vetoed_besides_key if type_name(input.context) != "object"
 
 vetoed_besides_key if data.permit.custom.deny == true
 
+# `valid`, known at once when the decision allowed: every path `root.allow` takes proves the
+# query well-formed (its keyed lookups succeed only for the known, non-empty strings `valid`
+# asks for, and the veto covers the rest). `allowing_sources` asks this, not `valid`.
+allowed_or_valid if data.permit.root.allow
+
+allowed_or_valid if valid
+
 # Custom Rego (`package permit.custom`): undefined counts as false.
 custom_allow if data.permit.custom.allow == true
 

@@ -17,6 +17,9 @@ default allow := false
 # RBAC comes in two parts around ReBAC: roles held without expiry first (`common`, `rest`),
 # then expiring ones, which read the clock and the `tenant` rule and so cost a ReBAC grant
 # more than its own lookup when they came first.
+# ABAC comes in two parts as well: rules whose two sets are decided at build time, answered by
+# lookups alone for a stored user and instance (`stored_granted`, present when the model has
+# such rules), then every rule with the sets' conditions (`granted`).
 allow if data.permit.rbac.common
 
 allow if data.permit.rbac.rest
@@ -25,28 +28,30 @@ allow if data.permit.rebac.granted
 
 allow if data.permit.rbac.expiring_granted
 
+allow if data.permit.abac.stored_granted
+
 allow if data.permit.abac.granted
 
 allow if data.permit.query.custom_granted
 
 # Every source that allowed, even when custom `deny` then denies.
 allowing_sources contains "rbac" if {
-	data.permit.query.valid
+	data.permit.query.allowed_or_valid
 	data.permit.rbac.allow
 }
 
 allowing_sources contains "rebac" if {
-	data.permit.query.valid
+	data.permit.query.allowed_or_valid
 	data.permit.rebac.allow
 }
 
 allowing_sources contains "abac" if {
-	data.permit.query.valid
+	data.permit.query.allowed_or_valid
 	data.permit.abac.allow
 }
 
 allowing_sources contains "custom" if {
-	data.permit.query.valid
+	data.permit.query.allowed_or_valid
 	data.permit.query.custom_allow
 }
 
