@@ -148,7 +148,7 @@ fn root_module(abac_stored: bool) -> String {
     }
 }
 
-/// `permit.abac`: the fixed rules, `abac.stored` when `stored` (some rule has both sets decided
+/// `permit.abac`: the fixed rules, `abac.stored_granted` when `stored` (some rule has both sets decided
 /// at build time), and each set's definition.
 fn abac_module(m: &Model, sources: &SourceMap, stored: bool) -> String {
     let mut out = String::from(include_str!("rego/abac_head.rego"));

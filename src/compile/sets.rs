@@ -35,7 +35,7 @@ pub fn resource_set_decided_at_build(c: &Condition) -> bool {
 }
 
 /// Whether some condition-set rule has both its sets decided at build time: only then can the
-/// generated Rego answer a rule by lookups alone (`abac.stored`).
+/// generated Rego answer a rule by lookups alone (`abac.stored_granted`).
 pub fn some_rule_decided_at_build(m: &Model) -> bool {
     m.condition_set_rules.iter().any(|rule| {
         let user = m.user_sets.get(rule.user_set.text.as_str());

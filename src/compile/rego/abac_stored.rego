@@ -4,16 +4,9 @@
 # set function is called. (A rule with a set evaluated here finds no answer to look up and is
 # left to `granted`.) Its own rule, tried first: OPA's rule index would try a second body of
 # `granted` that reads `input.resource.key` after the one that does not.
-stored if {
-	some rule in data.permit.model.abac_rules[input.resource.type][input.action]
-	data.permit.model.users[input.user.key].user_sets[rule[0]]
-	data.permit.model.instances[input.resource.type][input.resource.key].resource_sets[rule[1]]
-	not input.user.attributes
-	not input.resource.attributes
-}
-
-# `stored`, then the veto: the lookups prove the user's key, the type, the key and the action
-# are known strings.
+#
+# The lookups prove the user's key, the type, the key and the action are known strings; the
+# veto checks the rest.
 stored_granted if {
 	some rule in data.permit.model.abac_rules[input.resource.type][input.action]
 	data.permit.model.users[input.user.key].user_sets[rule[0]]
@@ -23,5 +16,6 @@ stored_granted if {
 	not data.permit.query.vetoed_besides_key
 }
 
-# `allow` tries `stored` first (a bare reference comes before the bodies that read `input`).
-allow if stored
+# `allow` tries it first (a bare reference comes before the bodies that read `input`), which
+# is a cache hit when `root.allow` tried it; when the veto failed it, the general body decides.
+allow if stored_granted

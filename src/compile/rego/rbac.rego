@@ -8,10 +8,13 @@ package permit.rbac
 
 default allow := false
 
-# `common` first, as a bare reference, which OPA's rule index tries before the bodies that
-# read `input`: `root.allow` has already evaluated it, so when it held, this is a cache hit
-# (the whole `data.permit.root` document asks `allow` here for `allowing_sources`).
+# `common` and `rest` first, as bare references, which OPA's rule index tries before the
+# bodies that read `input`: `root.allow` has already evaluated them, so these are cache hits
+# (the whole `data.permit.root` document asks `allow` here for `allowing_sources`). They
+# include the veto, so when they fail the bodies below still decide.
 allow if common
+
+allow if rest
 
 allow if data.permit.model.role_sets[data.permit.model.users[input.user.key].role_set[data.permit.query.tenant]][input.resource.type][input.action]
 
