@@ -124,11 +124,11 @@ struct InstanceData<'a> {
 /// One user's part of `rebac`: `[type][key][role] = until`.
 type UserRebac<'a> = BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<&'a str, i64>>>;
 
-/// Builds `data.json`: `{"permit": {"model": ...}}`.
-pub fn build(model: &Model) -> serde_json::Result<String> {
+/// Builds `data.json`: `{"permit": {"model": ...}}`; `sets` are the model's sets decided at
+/// build time, whose answers it holds.
+pub fn build<'m>(model: &'m Model, sets: &BuildTimeSets<'m>) -> serde_json::Result<String> {
     let grants = tenant_grants(model);
-    let sets = BuildTimeSets::new(model);
-    let users = users(model, &sets);
+    let users = users(model, sets);
     let doc = Doc {
         permit: Permit {
             model: Data {
@@ -139,7 +139,7 @@ pub fn build(model: &Model) -> serde_json::Result<String> {
                 role_closure: tenant_role_closure(model),
                 tenants: tenants(model),
                 users,
-                instances: instances(model, &sets),
+                instances: instances(model, sets),
                 rebac: rebac(model)?,
                 abac_rules: abac_rules(model),
             },

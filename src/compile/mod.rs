@@ -11,9 +11,9 @@ pub mod data;
 pub mod literal;
 mod sets;
 
-use crate::model::condition::Condition;
 use crate::model::Model;
 use crate::source::SourceMap;
+use sets::BuildTimeSets;
 use std::fmt::Write;
 
 /// Packages permit generates; custom Rego may not define them.
@@ -54,7 +54,8 @@ pub fn compile(
     sources: &SourceMap,
     custom: Vec<Module>,
 ) -> Result<Compiled, serde_json::Error> {
-    let abac_stored = sets::some_rule_decided_at_build(model);
+    let sets = BuildTimeSets::new(model);
+    let abac_stored = sets.decide_some_rule(model);
     let mut modules = vec![
         Module {
             path: "permit/root.rego".into(),
@@ -77,13 +78,13 @@ pub fn compile(
         },
         Module {
             path: "permit/abac.rego".into(),
-            text: abac_module(model, sources, abac_stored),
+            text: abac_module(model, sources, &sets, abac_stored),
         },
     ];
     modules.extend(custom);
     Ok(Compiled {
         modules,
-        data: data::build(model)?,
+        data: data::build(model, &sets)?,
     })
 }
 
@@ -140,7 +141,6 @@ const ROOT_ABAC_STORED: &str = "allow if data.permit.abac.stored_granted\n\n";
 /// so that a denied query does not try it.
 fn root_module(abac_stored: bool) -> String {
     let text = include_str!("rego/root.rego");
-    debug_assert!(text.contains(ROOT_ABAC_STORED));
     if abac_stored {
         text.into()
     } else {
@@ -148,21 +148,19 @@ fn root_module(abac_stored: bool) -> String {
     }
 }
 
-/// `permit.abac`: the fixed rules, `abac.stored_granted` when `stored` (some rule has both sets decided
-/// at build time), and each set's definition.
-fn abac_module(m: &Model, sources: &SourceMap, stored: bool) -> String {
+/// `permit.abac`: the fixed rules, `abac.stored_granted` when `stored` (some rule has both sets
+/// decided at build time), and each set's definition, looking up the answers of those in `sets`.
+fn abac_module(m: &Model, sources: &SourceMap, sets: &BuildTimeSets, stored: bool) -> String {
     let mut out = String::from(include_str!("rego/abac_head.rego"));
     if stored {
         out.push_str(include_str!("rego/abac_stored.rego"));
     }
-    let user_decided =
-        |c: &Condition| sets::user_set_decided_at_build(c).then_some("stored_user_sets");
-    let resource_decided =
-        |c: &Condition| sets::resource_set_decided_at_build(c).then_some("stored_resource_sets");
-    if m.user_sets
-        .values()
-        .any(|s| user_decided(&s.conditions).is_some())
-    {
+    let user_decided = |name: &str| sets.decides_user_set(name).then_some("stored_user_sets");
+    let resource_decided = |name: &str| {
+        sets.decides_resource_set(name)
+            .then_some("stored_resource_sets")
+    };
+    if m.user_sets.keys().any(|name| user_decided(name).is_some()) {
         out.push_str("\nuser_set(name) if stored_user_sets[name]\n");
     }
     for (i, (name, set)) in m.user_sets.iter().enumerate() {
@@ -173,12 +171,12 @@ fn abac_module(m: &Model, sources: &SourceMap, stored: bool) -> String {
             &format!("us{i}"),
             &set.conditions,
             &sources.origin(set.key.span),
-            user_decided(&set.conditions),
+            user_decided(name),
         );
     }
     if m.resource_sets
-        .values()
-        .any(|s| resource_decided(&s.conditions).is_some())
+        .keys()
+        .any(|name| resource_decided(name).is_some())
     {
         out.push_str("\nresource_set(name) if stored_resource_sets[name]\n");
     }
@@ -190,7 +188,7 @@ fn abac_module(m: &Model, sources: &SourceMap, stored: bool) -> String {
             &format!("rs{i}"),
             &set.conditions,
             &sources.origin(set.key.span),
-            resource_decided(&set.conditions),
+            resource_decided(name),
         );
     }
     if m.user_sets.is_empty() {
@@ -200,4 +198,15 @@ fn abac_module(m: &Model, sources: &SourceMap, stored: bool) -> String {
         out.push_str("\nresource_set(_) := false\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_tries_abac_stored_granted_only_when_asked() {
+        assert!(root_module(true).contains(ROOT_ABAC_STORED));
+        assert!(!root_module(false).contains("allow if data.permit.abac.stored_granted"));
+    }
 }

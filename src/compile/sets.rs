@@ -23,26 +23,15 @@ use std::collections::BTreeMap;
 pub type Members<'m> = BTreeMap<&'m str, bool>;
 
 /// Whether user set conditions `c` read only the user's key and stored attributes.
-pub fn user_set_decided_at_build(c: &Condition) -> bool {
+fn user_set_decided_at_build(c: &Condition) -> bool {
     let r = condition::reads(c);
     !(r.roles || r.resource || r.tenant || r.context)
 }
 
 /// Whether resource set conditions `c` read only the instance's key and stored attributes.
-pub fn resource_set_decided_at_build(c: &Condition) -> bool {
+fn resource_set_decided_at_build(c: &Condition) -> bool {
     let r = condition::reads(c);
     !(r.user || r.tenant || r.context)
-}
-
-/// Whether some condition-set rule has both its sets decided at build time: only then can the
-/// generated Rego answer a rule by lookups alone (`abac.stored_granted`).
-pub fn some_rule_decided_at_build(m: &Model) -> bool {
-    m.condition_set_rules.iter().any(|rule| {
-        let user = m.user_sets.get(rule.user_set.text.as_str());
-        let resource = m.resource_sets.get(rule.resource_set.text.as_str());
-        user.is_some_and(|s| user_set_decided_at_build(&s.conditions))
-            && resource.is_some_and(|s| resource_set_decided_at_build(&s.conditions))
-    })
 }
 
 /// The sets decided at build time, ready to be evaluated per user and per instance.
@@ -74,6 +63,25 @@ impl<'m> BuildTimeSets<'m> {
                 })
                 .collect(),
         }
+    }
+
+    /// Whether user set `name` is decided at build time.
+    pub fn decides_user_set(&self, name: &str) -> bool {
+        self.user.iter().any(|(n, _)| *n == name)
+    }
+
+    /// Whether resource set `name` is decided at build time.
+    pub fn decides_resource_set(&self, name: &str) -> bool {
+        self.resource.iter().any(|(n, _, _)| *n == name)
+    }
+
+    /// Whether some condition-set rule of `m` has both its sets decided at build time: only
+    /// then can the generated Rego answer a rule by lookups alone (`abac.stored_granted`).
+    pub fn decide_some_rule(&self, m: &Model) -> bool {
+        m.condition_set_rules.iter().any(|rule| {
+            self.decides_user_set(&rule.user_set.text)
+                && self.decides_resource_set(&rule.resource_set.text)
+        })
     }
 
     /// The user sets decided at build time that hold for stored user `key`; `None` when the
@@ -195,12 +203,13 @@ resource_instances:
     #[test]
     fn a_rule_is_decided_at_build_when_both_its_sets_are() {
         let mut m = model();
-        assert!(some_rule_decided_at_build(&m), "eng and public both are");
+        let decided = |m: &Model| BuildTimeSets::new(m).decide_some_rule(m);
+        assert!(decided(&m), "eng and public both are");
         m.condition_set_rules[0].resource_set.text = "mine".into();
-        assert!(!some_rule_decided_at_build(&m), "mine reads the user");
+        assert!(!decided(&m), "mine reads the user");
         m.condition_set_rules[0].resource_set.text = "public".into();
         m.condition_set_rules[0].user_set.text = "readers".into();
-        assert!(!some_rule_decided_at_build(&m), "readers reads user.roles");
+        assert!(!decided(&m), "readers reads user.roles");
     }
 
     #[test]

@@ -5,8 +5,8 @@
 # left to `granted`.) Its own rule, tried first: OPA's rule index would try a second body of
 # `granted` that reads `input.resource.key` after the one that does not.
 #
-# A query with attributes fails at once, before the lookups. The lookups prove the user's key, the type, the key and the action are known strings; the
-# veto checks the rest.
+# A query with attributes fails at once, before the lookups. The lookups prove the user's key,
+# the type, the key and the action are known strings; the veto checks the rest.
 stored_granted if {
 	not input.user.attributes
 	not input.resource.attributes
