@@ -577,12 +577,19 @@ fn number_or_not(r: &mut Rng, n: usize) -> Value {
     }
 }
 
-/// Query-time user attributes: some of the declared ones, sometimes of the wrong type.
+/// Query-time user attributes: some of the declared ones, sometimes of the wrong type, `null`
+/// or `false` (which still replace the stored value: the query brings the attribute).
 fn query_user_attributes(r: &mut Rng) -> Value {
     let mut a = serde_json::Map::new();
     if r.chance(60) {
         let dept = if r.chance(10) {
             json!(7)
+        } else if r.chance(10) {
+            if r.chance(50) {
+                Value::Null
+            } else {
+                json!(false)
+            }
         } else {
             json!(r.pick(DEPTS))
         };

@@ -38,42 +38,6 @@ any_user_set if {
 	user_set(rule[0])
 }
 
-# Attribute values: the query's, else the stored ones (merged once per decision; a queried
-# attribute replaces the stored one whole: `object.union` alone would merge object values
-# recursively). Stored ones are read for this user and this instance only, never through the
-# whole `users` or `instances` object. (Exclusive definitions, not `else`: see query.rego.)
-stored_user_attrs := data.permit.model.users[input.user.key].attributes
-
-query_user_attrs if type_name(input.user.attributes) == "object"
-
-user_attrs := object.union(object.remove(stored_user_attrs, input.user.attributes), input.user.attributes) if {
-	stored_user_attrs
-	query_user_attrs
-}
-
-user_attrs := stored_user_attrs if not query_user_attrs
-
-user_attrs := input.user.attributes if {
-	not stored_user_attrs
-	query_user_attrs
-}
-
-stored_resource_attrs := data.permit.model.instances[input.resource.type][input.resource.key].attributes
-
-query_resource_attrs if type_name(input.resource.attributes) == "object"
-
-resource_attrs := object.union(object.remove(stored_resource_attrs, input.resource.attributes), input.resource.attributes) if {
-	stored_resource_attrs
-	query_resource_attrs
-}
-
-resource_attrs := stored_resource_attrs if not query_resource_attrs
-
-resource_attrs := input.resource.attributes if {
-	not stored_resource_attrs
-	query_resource_attrs
-}
-
 # The sets decided at build time (those reading only the user's, or only the instance's, key
 # and stored attributes): their answers for a stored user or instance, valid when the query
 # brings no attributes of its own for it. A set reading more is always evaluated here.
@@ -81,9 +45,26 @@ stored_user_sets := data.permit.model.users[input.user.key].user_sets if not inp
 
 stored_resource_sets := data.permit.model.instances[input.resource.type][input.resource.key].resource_sets if not input.resource.attributes
 
-user_attr(name) := user_attrs[name]
+# Attribute values: the query's, else the stored one. A queried attribute replaces the stored
+# one whole (no merge of object values), and each is read by name: no merged object is built.
+# Stored ones are read for this user and this instance only, never through the whole `users`
+# or `instances` object. A query's attributes that are not an object have no names to read,
+# and the veto denies the query anyway. (Exclusive definitions, not `else`: see query.rego;
+# the query's side is asked through a helper, not an inline negation: see rbac.rego.)
+user_attr(name) := input.user.attributes[name]
 
-resource_attr(name) := resource_attrs[name]
+user_attr(name) := data.permit.model.users[input.user.key].attributes[name] if not query_user_attr(name)
+
+resource_attr(name) := input.resource.attributes[name]
+
+resource_attr(name) := data.permit.model.instances[input.resource.type][input.resource.key].attributes[name] if {
+	not query_resource_attr(name)
+}
+
+# Whether the query brings attribute `name` (whatever its value, `false` and `null` included).
+query_user_attr(name) if type_name(input.user.attributes[name])
+
+query_resource_attr(name) if type_name(input.resource.attributes[name])
 
 tenant_attr(name) := data.permit.model.tenants[data.permit.query.tenant].attributes[name]
 
