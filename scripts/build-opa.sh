@@ -15,7 +15,7 @@ trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/state/lists/partial" "$scratch/debs" "$scratch/tree" "$(dirname "$dest")"
 
 # The mirror this machine already uses, for both suites.
-mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -n 1 || true)
+mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | sed -n 1p || true)
 if [ -z "$mirror" ]; then
   mirror=$(awk '$1 == "deb" && $0 !~ /security/ { print $2; exit }' /etc/apt/sources.list 2>/dev/null || true)
 fi
@@ -52,7 +52,7 @@ ls "$scratch"/debs/*.deb >/dev/null 2>&1 || { echo "build-opa: downloading packa
 for deb in "$scratch"/debs/*.deb; do dpkg-deb -x "$deb" "$scratch/tree"; done
 
 tree=$scratch/tree
-version=$(ls "$scratch/debs" | sed -n 's/^golang-github-open-policy-agent-opa-dev_\([0-9.]*\).*/\1/p' | head -n 1)
+version=$(ls "$scratch/debs" | sed -n 's/^golang-github-open-policy-agent-opa-dev_\([0-9.]*\).*/\1/p' | sed -n 1p)
 export GOROOT="$tree/usr/lib/go-1.26" GOPATH="$tree/usr/share/gocode" GOCACHE="$scratch/gocache" \
        GO111MODULE=off GOPROXY=off GOFLAGS= GOTOOLCHAIN=local CGO_ENABLED=0
 export PATH="$GOROOT/bin:$PATH"
