@@ -30,7 +30,8 @@ write_queries "$work" "$work/ours/data.json" "${1:-}"
 
 # variant NAME: a copy of the build, edited by the Python on stdin (`rbac`, `query`, `root`:
 # the modules' text, written back; `model`: data.json's model, written back; `edit(text,
-# old, new)` replaces exactly one occurrence or fails).
+# old, new)` replaces exactly one occurrence, `cut(text, start, end)` removes start .. end, or
+# start to the end of the text; both fail when they find nothing).
 variant() { # name
   cp -r "$work/ours" "$work/$1"
   python3 - "$work/$1" <<PY
@@ -40,13 +41,13 @@ def edit(text, old, new):
     if text.count(old) != 1:
         sys.exit(f"bench/opa-floors.sh: variant $1: expected one {old[:60]!r}, found {text.count(old)}")
     return text.replace(old, new)
-def cut(text, start, end):
-    a, b = text.find(start), text.find(end)
+def cut(text, start, end=None):  # from start to end, or to the end of the text
+    a = text.find(start)
+    b = len(text) if end is None else text.find(end)
     if a < 0 or b < a:
         sys.exit(f"bench/opa-floors.sh: variant $1: no {start[:40]!r} .. {end[:40]!r}")
     return text[:a] + text[b:]
-mods = {m: open(f"{d}/permit/{m}.rego").read() for m in ("rbac", "query", "root")}
-rbac, query, root = mods["rbac"], mods["query"], mods["root"]
+rbac, query, root = (open(f"{d}/permit/{m}.rego").read() for m in ("rbac", "query", "root"))
 data = json.load(open(f"{d}/data.json"))
 model = data["permit"]["model"]
 $(cat)
@@ -103,8 +104,7 @@ vetoed_besides_key if data.permit.model.malformed.context[type_name(input.contex
 $custom_veto''')
 PY
 variant constant_rest <<PY
-root = cut(root, "# Every source that allowed", "# Why: ")
-root = root[:root.index("# Why: ")] + '''allowing_sources := {"rbac"}
+root = cut(root, "# Every source that allowed") + '''allowing_sources := {"rbac"}
 
 debug := {"reason": "allow", "abac": {"reason": "allow"}}
 

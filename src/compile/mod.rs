@@ -160,7 +160,7 @@ fn abac_module(m: &Model, sources: &SourceMap, sets: &BuildTimeSets, stored: boo
         sets.decides_resource_set(name)
             .then_some("stored_resource_sets")
     };
-    if m.user_sets.keys().any(|name| user_decided(name).is_some()) {
+    if sets.decides_any_user_set() {
         out.push_str("\nuser_set(name) if stored_user_sets[name]\n");
     }
     for (i, (name, set)) in m.user_sets.iter().enumerate() {
@@ -174,10 +174,7 @@ fn abac_module(m: &Model, sources: &SourceMap, sets: &BuildTimeSets, stored: boo
             user_decided(name),
         );
     }
-    if m.resource_sets
-        .keys()
-        .any(|name| resource_decided(name).is_some())
-    {
+    if sets.decides_any_resource_set() {
         out.push_str("\nresource_set(name) if stored_resource_sets[name]\n");
     }
     for (i, (name, set)) in m.resource_sets.iter().enumerate() {

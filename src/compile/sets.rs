@@ -75,6 +75,17 @@ impl<'m> BuildTimeSets<'m> {
         self.resource.iter().any(|(n, _, _)| *n == name)
     }
 
+    /// Whether some user set is decided at build time (`users[u].user_sets` is then in the data).
+    pub fn decides_any_user_set(&self) -> bool {
+        !self.user.is_empty()
+    }
+
+    /// Whether some resource set is decided at build time (`instances[t][k].resource_sets` is
+    /// then in the data).
+    pub fn decides_any_resource_set(&self) -> bool {
+        !self.resource.is_empty()
+    }
+
     /// Whether some condition-set rule of `m` has both its sets decided at build time: only
     /// then can the generated Rego answer a rule by lookups alone (`abac.stored_granted`).
     pub fn decide_some_rule(&self, m: &Model) -> bool {
@@ -87,7 +98,7 @@ impl<'m> BuildTimeSets<'m> {
     /// The user sets decided at build time that hold for stored user `key`; `None` when the
     /// model has no such set (the field is then left out of the data).
     pub fn of_user(&self, key: &str, attrs: &Attributes) -> Option<Members<'m>> {
-        if self.user.is_empty() {
+        if !self.decides_any_user_set() {
             return None;
         }
         let env = Env {
@@ -100,7 +111,7 @@ impl<'m> BuildTimeSets<'m> {
 
     /// The resource sets decided at build time that hold for the stored instance `ty:key`.
     pub fn of_instance(&self, ty: &str, key: &str, attrs: &Attributes) -> Option<Members<'m>> {
-        if self.resource.is_empty() {
+        if !self.decides_any_resource_set() {
             return None;
         }
         let env = Env {
